@@ -1,0 +1,33 @@
+# The README's two commands. Each creates .venv when missing, installs the project, then runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test check-java lint clean
+
+demo: check-java $(STAMP)
+	$(BIN)/python examples/demo_data.py build/demo
+	$(BIN)/vista-sql -f examples/demo.sql
+
+test: check-java $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check vista_sql tests examples
+
+check-java:
+	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \
+	if [ -z "$$v" ] || [ "$$v" -lt 17 ]; then \
+	  echo "vista_sql needs Java 17 or newer (found: $${v:-none}): install it, e.g. 'sudo apt-get install openjdk-17-jre-headless', and put java on PATH"; \
+	  exit 1; \
+	fi
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf build spark-warehouse metastore_db derby.log

@@ -1,0 +1,82 @@
+"""Printing vista_sql's nodes back to SQL; every other node prints as Spark SQL."""
+
+from __future__ import annotations
+
+from sqlglot.generators.spark import SparkGenerator
+
+from vista_sql.dialect import nodes
+
+
+def _csv(gen: SparkGenerator, items) -> str:
+    return ", ".join(gen.sql(item) for item in items or [])
+
+
+def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
+    parts = [f"TRANSFER FEATURES FROM {gen.sql(e, 'this')}"]
+    if e.args.get("weights"):
+        parts.append(gen.sql(e, "weights"))
+    if e.args.get("top"):
+        parts.append(f"LAYERS TOP {gen.sql(e, 'top')}")
+    else:
+        parts.append(f"LAYERS ({_csv(gen, e.args.get('layers'))})")
+    parts.append(f"ON {gen.sql(e, 'images')}")
+    parts.append(f"JOIN {gen.sql(e, 'structured')}")
+    if e.args.get("using"):
+        parts.append(f"USING ({_csv(gen, e.args['using'])})")
+    else:
+        parts.append(f"ON {gen.sql(e, 'on')}")
+    if e.args.get("where"):
+        parts.append(f"WHERE {gen.sql(e, 'where')}")
+    parts.append(f"TRAIN {gen.sql(e, 'train')}")
+    if e.args.get("split"):
+        parts.append(f"EVALUATE SPLIT {gen.sql(e, 'split')}")
+    if e.args.get("materialize"):
+        parts.append(f"MATERIALIZE INTO {gen.sql(e, 'materialize')}")
+    if e.args.get("options"):
+        parts.append(f"OPTIONS ({_csv(gen, e.args['options'])})")
+    return " ".join(parts)
+
+
+def _explain_sql(gen: SparkGenerator, e: nodes.ExplainTransfer) -> str:
+    cost = " COST" if e.args.get("cost") else ""
+    return f"EXPLAIN{cost} {gen.sql(e, 'this')}"
+
+
+def _weights_sql(gen: SparkGenerator, e: nodes.Weights) -> str:
+    if e.args.get("random"):
+        seed = f" SEED {gen.sql(e, 'seed')}" if e.args.get("seed") else ""
+        return f"WEIGHTS RANDOM{seed}"
+    return f"WEIGHTS {gen.sql(e, 'this')}"
+
+
+def _source_sql(gen: SparkGenerator, e: nodes.Source) -> str:
+    text = gen.sql(e, "this")
+    if e.args.get("alias"):
+        text += f" AS {gen.sql(e, 'alias')}"
+    if e.args.get("key"):
+        text += f" ({gen.sql(e, 'key')}, {gen.sql(e, 'image')})"
+    return text
+
+
+def _train_sql(gen: SparkGenerator, e: nodes.Train) -> str:
+    args = [f"LABEL {gen.sql(e, 'label')}"]
+    if e.args.get("features"):
+        args.append(f"FEATURES ({_csv(gen, e.args['features'])})")
+    args.extend(gen.sql(p) for p in e.args.get("params") or [])
+    return f"{gen.sql(e, 'this')} ({', '.join(args)})"
+
+
+def _option_sql(gen: SparkGenerator, e: nodes.OptionEQ) -> str:
+    return f"{gen.sql(e, 'this')} = {gen.sql(e, 'expression')}"
+
+
+class VistaGenerator(SparkGenerator):
+    TRANSFORMS = {
+        **SparkGenerator.TRANSFORMS,
+        nodes.TransferFeatures: _transfer_sql,
+        nodes.ExplainTransfer: _explain_sql,
+        nodes.Weights: _weights_sql,
+        nodes.Source: _source_sql,
+        nodes.Train: _train_sql,
+        nodes.OptionEQ: _option_sql,
+    }

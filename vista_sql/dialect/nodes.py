@@ -1,0 +1,58 @@
+"""AST nodes for vista_sql's statements, as sqlglot expressions.
+
+Each node declares its `arg_types` the sqlglot way; printing lives in generator.py.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+
+class TransferFeatures(exp.Expression):
+    """TRANSFER FEATURES FROM <cnn> ... TRAIN <model> (...)."""
+
+    arg_types = {
+        "this": True,  # the CNN name (Identifier)
+        "weights": False,  # Weights
+        "layers": False,  # list[Identifier]; empty when `top` is set
+        "top": False,  # Literal: LAYERS TOP k
+        "images": True,  # Source with key and image columns
+        "structured": True,  # Source
+        "using": False,  # list[Identifier]
+        "on": False,  # join condition
+        "where": False,  # filter on the joined rows
+        "train": True,  # Train
+        "split": False,  # Literal fraction held out for evaluation
+        "materialize": False,  # Literal string path
+        "options": False,  # list[OptionEQ]
+    }
+
+
+class ExplainTransfer(exp.Expression):
+    """EXPLAIN [COST] TRANSFER FEATURES ...: show the plan without running it."""
+
+    arg_types = {"this": True, "cost": False}
+
+
+class Weights(exp.Expression):
+    """WEIGHTS RANDOM [SEED n] | WEIGHTS '<name or path>'."""
+
+    arg_types = {"this": False, "random": False, "seed": False}
+
+
+class Source(exp.Expression):
+    """A table, view or parenthesised query, with an optional alias and, for images, (key, image)."""
+
+    arg_types = {"this": True, "alias": False, "key": False, "image": False}
+
+
+class Train(exp.Expression):
+    """TRAIN <model> (LABEL col [, FEATURES (cols)] [, param = literal]...)."""
+
+    arg_types = {"this": True, "label": True, "features": False, "params": False}
+
+
+class OptionEQ(exp.Expression):
+    """`name = literal` inside TRAIN (...) or OPTIONS (...)."""
+
+    arg_types = {"this": True, "expression": True}

@@ -1,0 +1,178 @@
+"""Parsing of vista_sql statements on top of sqlglot's Spark parser.
+
+Only statements that start with our keywords are handled here; everything else falls through to
+sqlglot's Spark parser unchanged, so ordinary Spark SQL parses exactly as it does there.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.parsers.spark import SparkParser
+from sqlglot.tokens import TokenType
+
+from vista_sql.dialect import nodes
+
+# Words that end an optional alias: `ON images (id, img) JOIN ...` has no alias.
+_CLAUSE_WORDS = {"JOIN", "USING", "ON", "WHERE", "TRAIN", "EVALUATE", "MATERIALIZE", "OPTIONS"}
+
+
+class VistaParser(SparkParser):
+    def _parse_statement(self) -> exp.Expr | None:
+        start = self._index
+        if self._match_text_seq("EXPLAIN"):
+            cost = self._match_text_seq("COST")
+            if self._match_text_seq("TRANSFER", "FEATURES"):
+                return self.expression(
+                    nodes.ExplainTransfer(this=self._parse_transfer(), cost=cost or None)
+                )
+            self._retreat(start)
+        elif self._match_text_seq("TRANSFER", "FEATURES"):
+            return self._parse_transfer()
+        return super()._parse_statement()
+
+    def _expect(self, *words: str, what: str | None = None) -> None:
+        if not self._match_text_seq(*words):
+            found = self._curr.text if self._curr else "end of statement"
+            self.raise_error(f"expected {what or ' '.join(words)} but found '{found}'")
+
+    def _expect_identifier(self, what: str) -> exp.Identifier:
+        ident = self._parse_id_var(any_token=False)
+        if not isinstance(ident, exp.Identifier):
+            found = self._curr.text if self._curr else "end of statement"
+            self.raise_error(f"expected {what} but found '{found}'")
+        return ident
+
+    def _parse_transfer(self) -> nodes.TransferFeatures:
+        self._expect("FROM")
+        cnn = self._expect_identifier("a CNN name")
+        weights = self._parse_weights() if self._match_text_seq("WEIGHTS") else None
+        self._expect("LAYERS")
+        layers, top = None, None
+        if self._match(TokenType.TOP) or self._match_text_seq("TOP"):
+            top = self._parse_number()
+            if not isinstance(top, exp.Literal):
+                self.raise_error("expected a number of layers after LAYERS TOP")
+        else:
+            layers = self._parse_wrapped_csv(lambda: self._expect_identifier("a layer name"))
+        self._expect("ON", what="ON <images table> (<key>, <image>)")
+        images = self._parse_source(with_columns=True)
+        self._expect("JOIN", what="JOIN <structured table>")
+        structured = self._parse_source(with_columns=False)
+        using, on = None, None
+        if self._match(TokenType.USING):
+            using = self._parse_wrapped_csv(lambda: self._expect_identifier("a join column"))
+        elif self._match(TokenType.ON):
+            on = self._parse_assignment()
+        else:
+            self.raise_error("expected USING (<column>) or ON <condition> after the joined table")
+        where = self._parse_assignment() if self._match(TokenType.WHERE) else None
+        self._expect("TRAIN")
+        train = self._parse_train()
+        split = None
+        if self._match_text_seq("EVALUATE"):
+            self._expect("SPLIT")
+            split = self._parse_number()
+            if not isinstance(split, exp.Literal):
+                self.raise_error("expected a fraction after EVALUATE SPLIT")
+        materialize = None
+        if self._match_text_seq("MATERIALIZE"):
+            self._expect("INTO")
+            materialize = self._parse_string()
+            if not isinstance(materialize, exp.Literal):
+                self.raise_error("expected a quoted path after MATERIALIZE INTO")
+        options = None
+        if self._match_text_seq("OPTIONS"):
+            options = self._parse_wrapped_csv(self._parse_option)
+        return self.expression(
+            nodes.TransferFeatures(
+                this=cnn,
+                weights=weights,
+                layers=layers,
+                top=top,
+                images=images,
+                structured=structured,
+                using=using,
+                on=on,
+                where=where,
+                train=train,
+                split=split,
+                materialize=materialize,
+                options=options,
+            )
+        )
+
+    def _parse_weights(self) -> nodes.Weights:
+        if self._match_text_seq("RANDOM"):
+            seed = self._parse_number() if self._match_text_seq("SEED") else None
+            return self.expression(nodes.Weights(random=True, seed=seed))
+        name = self._parse_string()
+        if not isinstance(name, exp.Literal):
+            self.raise_error("expected RANDOM or a quoted weights name/path after WEIGHTS")
+        return self.expression(nodes.Weights(this=name))
+
+    def _parse_source(self, with_columns: bool) -> nodes.Source:
+        if self._match(TokenType.L_PAREN):
+            query = self._parse_select()
+            if query is None:
+                self.raise_error("expected a query inside parentheses")
+            self._match_r_paren()
+            relation: exp.Expr = self.expression(exp.Subquery(this=query))
+        else:
+            relation = self._parse_table_name()
+        alias = None
+        if self._match(TokenType.ALIAS):
+            alias = self._expect_identifier("an alias after AS")
+        elif (
+            self._curr
+            and self._curr.token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+            and self._curr.text.upper() not in _CLAUSE_WORDS
+        ):
+            alias = self._expect_identifier("an alias")
+        key = image = None
+        if with_columns:
+            if not self._match(TokenType.L_PAREN):
+                self.raise_error("expected (<key column>, <image column>) after the images table")
+            key = self._expect_identifier("the key column")
+            if not self._match(TokenType.COMMA):
+                self.raise_error("expected ', <image column>' after the key column")
+            image = self._expect_identifier("the image column")
+            self._match_r_paren()
+        return self.expression(nodes.Source(this=relation, alias=alias, key=key, image=image))
+
+    def _parse_table_name(self) -> exp.Table:
+        # Not _parse_table_parts: that reads `images (id, content)` as a table function call.
+        parts = [self._expect_identifier("a table, view or (subquery)")]
+        while self._match(TokenType.DOT):
+            parts.append(self._expect_identifier("a name after '.'"))
+        if len(parts) > 3:
+            self.raise_error("a table name has at most three parts: catalog.database.table")
+        names = dict(zip(("this", "db", "catalog"), reversed(parts)))
+        return self.expression(exp.Table(**names))
+
+    def _parse_train(self) -> nodes.Train:
+        model = self._expect_identifier("a model name after TRAIN")
+        if not self._match(TokenType.L_PAREN):
+            self.raise_error("expected '(LABEL <column>, ...)' after the model name")
+        self._expect("LABEL", what="LABEL <column> first in TRAIN (...)")
+        label = self._expect_identifier("the label column")
+        features, params = None, []
+        while self._match(TokenType.COMMA):
+            if self._match_text_seq("FEATURES"):
+                features = self._parse_wrapped_csv(
+                    lambda: self._expect_identifier("a feature column")
+                )
+            else:
+                params.append(self._parse_option())
+        self._match_r_paren()
+        return self.expression(
+            nodes.Train(this=model, label=label, features=features, params=params or None)
+        )
+
+    def _parse_option(self) -> nodes.OptionEQ:
+        name = self._expect_identifier("an option name")
+        if not self._match(TokenType.EQ):
+            self.raise_error(f"expected '=' after '{name.name}'")
+        value = self._parse_bitwise()
+        if value is None:
+            self.raise_error(f"expected a value for '{name.name}'")
+        return self.expression(nodes.OptionEQ(this=name, expression=value))

@@ -1,0 +1,47 @@
+"""Tokenizing for the vista dialect.
+
+Spark's tokenizer treats EXPLAIN as a command and folds the rest of the statement into one string.
+EXPLAIN TRANSFER must be parsed, so exactly that string is re-tokenized in place; every other
+EXPLAIN keeps Spark's tokens, so plain Spark SQL parses as it does in sqlglot's Spark dialect.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot.dialects.spark import Spark
+from sqlglot.tokens import Token, TokenType
+
+_OURS_AFTER_EXPLAIN = re.compile(r"\s*(COST\s+)?TRANSFER\s+FEATURES\b", re.IGNORECASE)
+
+
+class VistaTokenizer(Spark.Tokenizer):
+    def tokenize(self, sql: str) -> list[Token]:
+        tokens = super().tokenize(sql)
+        out: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            out.append(token)
+            following = tokens[i + 1] if i + 1 < len(tokens) else None
+            if (
+                token.token_type == TokenType.COMMAND
+                and token.text.upper() == "EXPLAIN"
+                and following is not None
+                and following.token_type == TokenType.STRING
+                and _OURS_AFTER_EXPLAIN.match(following.text)
+            ):
+                offset = sql.index(following.text, token.end + 1)
+                inner = type(self)().tokenize(following.text)
+                out.extend(_shifted(tok, offset, sql) for tok in inner)
+                i += 2
+                continue
+            i += 1
+        return out
+
+
+def _shifted(token: Token, offset: int, sql: str) -> Token:
+    start, end = token.start + offset, token.end + offset
+    line = sql.count("\n", 0, end) + 1
+    col = end - sql.rfind("\n", 0, end)
+    return Token(token.token_type, token.text, line, col, start, end, token.comments)

@@ -1,0 +1,60 @@
+"""One exception family for everything a user can get wrong.
+
+Every error carries a one-line message; SQL errors also carry the 1-based line and column of the
+offending token so interfaces can point at it. Interfaces print `str(error)` and never a traceback
+unless asked to.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class VistaError(Exception):
+    """A problem the user can fix: bad SQL, an unknown name, unusable data."""
+
+    def __init__(self, message: str, line: int | None = None, col: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.col = col
+
+    def at(self, line: int | None, col: int | None) -> VistaError:
+        """The same error anchored at a position (only if it has none yet)."""
+        if self.line is None and line is not None:
+            self.line, self.col = line, col
+        return self
+
+    def shifted(self, line_offset: int, first_line_col_offset: int) -> VistaError:
+        """Re-anchor a position computed inside one statement to the enclosing script."""
+        if self.line is not None:
+            if self.line == 1 and self.col is not None:
+                self.col += first_line_col_offset
+            self.line += line_offset
+        return self
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        return f"{self.line}:{self.col}: {self.message}"
+
+
+class VistaSyntaxError(VistaError):
+    """The statement does not follow the grammar in grammar/vista.ebnf."""
+
+
+class VistaBindError(VistaError):
+    """The statement names something that does not exist or does not fit."""
+
+
+class VistaExecutionError(VistaError):
+    """Spark, TensorFlow or the data refused to do what a valid plan asked."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for the closest candidate, or '' when nothing is close."""
+    pool = list(candidates)
+    lowered = {c.lower(): c for c in pool}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return f"; did you mean '{lowered[close[0]]}'?" if close else ""

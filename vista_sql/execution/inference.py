@@ -1,0 +1,101 @@
+"""What runs inside a Spark Python worker: one CNN stage over a batch of rows.
+
+Models are built once per worker process and kept, so a task pays for model construction only the
+first time its worker meets a stage; rows are pushed through in fixed-size batches (the last one
+padded) so TensorFlow traces each stage's predict function once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from vista_sql.catalog import images, pooling, staging, weights, zoo
+
+
+@dataclass(frozen=True)
+class StageTask:
+    cnn: str
+    weights: weights.WeightsRef
+    layers: tuple[str, ...]  # every layer of the statement, shallowest first
+    index: int  # which of them this stage computes
+    grid: int
+    batch_size: int
+    threads: int
+
+
+_models: dict[tuple, object] = {}
+_runners: dict[StageTask, StageRunner] = {}
+
+
+def model_for(cnn: str, weights_ref: weights.WeightsRef, threads: int | None = None):
+    key = (cnn, weights_ref)
+    if key not in _models:
+        _models[key] = weights.build(zoo.lookup(cnn), weights_ref, threads)
+    return _models[key]
+
+
+def runner_for(task: StageTask) -> StageRunner:
+    if task not in _runners:
+        _runners[task] = StageRunner(task)
+    return _runners[task]
+
+
+class StageRunner:
+    def __init__(self, task: StageTask):
+        self.task = task
+        self.spec = zoo.lookup(task.cnn)
+        model = model_for(task.cnn, task.weights, task.threads)
+        self.cut = staging.plan_cuts(model, list(task.layers))[task.index]
+        self.model = staging.stage_model(model, self.cut)
+        self.input_shapes = [tuple(t.shape[1:]) for t in self.model.inputs]
+
+    def run(self, column: pd.Series) -> pd.DataFrame:
+        """Rows in (image bytes, or the previous stage's tensors) → features, tensors, error."""
+        rows = len(column)
+        errors: list[str | None] = [None] * rows
+        inputs, good = self._inputs(column, errors)
+        features: list = [None] * rows
+        tensors: list = [None] * rows
+        if good:
+            outputs = self._predict(inputs)
+            pooled = pooling.max_pool_grid(outputs[self.cut.feature_output], self.task.grid)
+            frontier = [outputs[i] for i in self.cut.frontier]
+            for slot, row in enumerate(good):
+                features[row] = pooled[slot]
+                tensors[row] = [np.ascontiguousarray(t[slot]).tobytes() for t in frontier]
+        return pd.DataFrame({"features": features, "tensors": tensors, "error": errors})
+
+    def _inputs(self, column: pd.Series, errors: list) -> tuple[list[np.ndarray], list[int]]:
+        if self.task.index == 0:
+            decoded, good = [], []
+            for row, data in enumerate(column):
+                try:
+                    decoded.append(images.decode(data, self.spec.input_size))
+                    good.append(row)
+                except images.ImageDecodeError as error:
+                    errors[row] = str(error)
+            if not decoded:
+                return [], good
+            return [self.spec.preprocess(np.stack(decoded))], good
+        good = list(range(len(column)))
+        per_input = [
+            np.stack([np.frombuffer(row[k], dtype=np.float32).reshape(shape) for row in column])
+            for k, shape in enumerate(self.input_shapes)
+        ]
+        return per_input, good
+
+    def _predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        size, step = len(inputs[0]), self.task.batch_size
+        chunks = []
+        for start in range(0, size, step):
+            batch = [x[start : start + step] for x in inputs]
+            short = step - len(batch[0])
+            if short:
+                batch = [np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)]) for x in batch]
+            out = self.model.predict_on_batch(batch if len(batch) > 1 else batch[0])
+            out = out if isinstance(out, list) else [out]
+            chunks.append([np.asarray(o)[: step - short] for o in out])
+        return [np.concatenate(parts) for parts in zip(*chunks)]

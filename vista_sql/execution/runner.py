@@ -1,0 +1,90 @@
+"""Running a lowered TRANSFER plan on Spark: stage by stage, train per layer, collect results.
+
+Only the current stage's table is cached; the previous one is released as soon as the next is
+materialised, which is what keeps Vista's staged plan within memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from vista_sql.execution import lowering, materialize, udfs
+from vista_sql.ml import training
+from vista_sql.plan.nodes import PhysicalPlan
+
+log = logging.getLogger("vista_sql")
+
+BASELINE = "(structured only)"
+RESULT_SCHEMA = (
+    "layer string, feature_dim int, n_train long, n_test long, "
+    "accuracy double, f1 double, auc double, seconds double"
+)
+
+
+def run(spark, plan: PhysicalPlan, statement_id: int):
+    q = plan.query
+    stages = lowering.lower(plan, statement_id)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
+    common = dict(
+        structured=list(q.features),
+        label=lowering.LABEL,
+        is_test=lowering.IS_TEST,
+        learner_name=q.model,
+        params=q.params,
+    )
+    rows = []
+    try:
+        started = time.perf_counter()
+        baseline = spark.sql(lowering.baseline_sql(plan)).cache()
+        classes = baseline.select(lowering.LABEL).distinct().count()
+        result = training.fit_and_score(
+            baseline, image_features=None, image_dim=0, classes=classes, **common
+        )
+        baseline.unpersist()
+        rows.append(_row(BASELINE, result, started))
+        for stage in stages:
+            started = time.perf_counter()
+            udfs.register(spark, stage.stage.udf_name, stage.task)
+            spark.sql(stage.cache)
+            if stage.uncache_previous:
+                spark.sql(stage.uncache_previous)
+            if stage.stage.index == 0:
+                _report_skipped(spark, stage.table)
+            frame = spark.sql(stage.features)
+            if q.materialize:
+                materialize.write_layer(frame, q.materialize, stage.stage.layer.name, q.key)
+            result = training.fit_and_score(
+                frame,
+                image_features="features",
+                image_dim=stage.stage.layer.feature_dim,
+                classes=classes,
+                **common,
+            )
+            rows.append(_row(stage.stage.layer.name, result, started))
+    finally:
+        for stage in stages:
+            spark.sql(f"UNCACHE TABLE IF EXISTS {lowering.quoted(stage.table)}")
+    return spark.createDataFrame(rows, RESULT_SCHEMA)
+
+
+def _row(layer: str, result: training.TrainingResult, started: float) -> tuple:
+    return (
+        layer,
+        result.feature_dim,
+        result.n_train,
+        result.n_test,
+        result.accuracy,
+        result.f1,
+        result.auc,
+        round(time.perf_counter() - started, 2),
+    )
+
+
+def _report_skipped(spark, table: str) -> None:
+    failed = spark.table(lowering.quoted(table)).where(f"{lowering.OUT}.error IS NOT NULL")
+    count = failed.count()
+    if count:
+        sample = failed.select(lowering.KEY, f"{lowering.OUT}.error").limit(3).collect()
+        examples = "; ".join(f"key {r[0]}: {r[1]}" for r in sample)
+        log.warning("skipped %d rows whose image could not be decoded (%s)", count, examples)

@@ -1,0 +1,40 @@
+"""Creating the embedded local SparkSession vista_sql runs on by default."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
+def local_session(master: str | None = None, conf: dict[str, str] | None = None):
+    # Python workers must run this interpreter (the project's venv), or they import a Python
+    # without pyspark/TensorFlow. PySpark reads the environment variable for local workers.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from pyspark.sql import SparkSession
+
+    cores = os.cpu_count() or 1
+    settings = {
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.app.name": "vista_sql",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        "spark.driver.memory": "4g",
+        # 200 shuffle partitions is tuned for clusters; here it only adds scheduling overhead.
+        "spark.sql.shuffle.partitions": str(2 * cores),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
+        **(conf or {}),
+    }
+    builder = SparkSession.builder.master(master or "local[*]")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

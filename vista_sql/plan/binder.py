@@ -1,0 +1,279 @@
+"""Binding: resolve every name in a TRANSFER statement against Spark and the CNN catalog.
+
+The result is a `TransferQuery` in which tables are readable relations, columns exist with known
+types, layers exist in the CNN (shallowest first, de-duplicated) and parameters are typed. Every
+failure is a `VistaBindError` anchored at the offending name.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from pyspark.errors import PySparkException
+from sqlglot import exp
+
+from vista_sql.catalog import pooling, staging, weights, zoo
+from vista_sql.dialect import nodes
+from vista_sql.errors import VistaBindError, did_you_mean
+from vista_sql.execution import inference
+from vista_sql.ml import models
+from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
+from vista_sql.plan.values import literal_value, position
+
+# Internal aliases of the two sides of the join in generated SQL.
+IMAGES, TABLE = "img", "tab"
+NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"}
+DEFAULT_SPLIT = 0.2
+DEFAULT_SEED = 42
+OPTIONS = {"seed": int, "batch_size": int, "partitions": int, "pool_grid": int}
+
+_view_ids = itertools.count(1)
+
+
+def _error(message: str, node: exp.Expr | None) -> VistaBindError:
+    line, col = position(node) if node is not None else (None, None)
+    return VistaBindError(message, line, col)
+
+
+def _is_numeric(spark_type: str) -> bool:
+    return spark_type in NUMERIC or spark_type.startswith("decimal")
+
+
+class Binder:
+    def __init__(self, spark):
+        self.spark = spark
+        self.temp_views: list[str] = []  # registered for subqueries; the caller drops them
+
+    def bind(self, stmt: nodes.TransferFeatures) -> TransferQuery:
+        options = self._options(stmt.args.get("options") or [])
+        cnn_node = stmt.this
+        try:
+            spec = zoo.lookup(cnn_node.name)
+        except VistaBindError as error:
+            raise error.at(*position(cnn_node)) from None
+        weights_ref = self._weights(stmt.args.get("weights"), options)
+        weights.check_available(spec, weights_ref)
+        grid = options.get("pool_grid", pooling.DEFAULT_GRID)
+        layers = self._layers(stmt, spec, weights_ref, grid)
+
+        img_src, tab_src = stmt.args["images"], stmt.args["structured"]
+        images = self._relation(img_src, "images")
+        table = self._relation(tab_src, "structured")
+        sides = {IMAGES: images, TABLE: table}
+        names = {IMAGES: self._side_names(img_src), TABLE: self._side_names(tab_src)}
+
+        key = self._column(images, img_src.args["key"], "images")
+        image = self._column(images, img_src.args["image"], "images")
+        image_type = dict(images.columns)[image]
+        if image_type != "binary":
+            raise _error(
+                f"image column '{image}' is {image_type}, expected binary image bytes "
+                "(for files, read them with a binaryFile view)",
+                img_src.args["image"],
+            )
+        join_columns, condition = self._join(stmt, images, table, sides, names)
+        where = stmt.args.get("where")
+        if where is not None:
+            where = self._qualify(where, sides, names)
+
+        train = stmt.args["train"]
+        label = self._column(table, train.args["label"], "structured")
+        label_type = dict(table.columns)[label]
+        if not _is_numeric(label_type):
+            raise _error(
+                f"label column '{label}' is {label_type}; expected a numeric or boolean column",
+                train.args["label"],
+            )
+        features = self._features(train, table, exclude={label, *join_columns})
+        try:
+            learner = models.lookup(train.this.name)
+        except VistaBindError as error:
+            raise error.at(*position(train.this)) from None
+        params = [(p.this.name, literal_value(p.expression)) for p in train.args.get("params") or []]
+        try:
+            resolved = models.resolve_params(learner, params)
+        except VistaBindError as error:
+            bad = next((p.this for p in train.args.get("params") or [] if p.this.name in error.message), None)
+            raise error.at(*position(bad)) if bad is not None else error from None
+
+        split = self._split(stmt.args.get("split"))
+        materialize = stmt.args.get("materialize")
+        return TransferQuery(
+            cnn=spec.name,
+            weights=weights_ref,
+            layers=layers,
+            images=images,
+            key=key,
+            image=image,
+            structured=table,
+            join_condition=condition,
+            where=where,
+            label=label,
+            features=features,
+            model=learner.name,
+            params=resolved,
+            split=split,
+            seed=options.get("seed", DEFAULT_SEED),
+            materialize=materialize.name if materialize is not None else None,
+            options=tuple(sorted(options.items())),
+            grid=grid,
+        )
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _options(self, given: list[nodes.OptionEQ]) -> dict[str, object]:
+        options: dict[str, object] = {}
+        for option in given:
+            name = option.this.name.lower()
+            if name not in OPTIONS:
+                raise _error(f"unknown option '{option.this.name}'{did_you_mean(name, OPTIONS)}", option.this)
+            value = literal_value(option.expression)
+            if not isinstance(value, OPTIONS[name]) or isinstance(value, bool) or value < 1 and name != "seed":
+                raise _error(f"option '{name}' must be a positive integer, not {value!r}", option.this)
+            options[name] = value
+        return options
+
+    @staticmethod
+    def _weights(node: nodes.Weights | None, options: dict) -> weights.WeightsRef:
+        if node is None:
+            return weights.WeightsRef("imagenet")
+        if node.args.get("random"):
+            seed = node.args.get("seed")
+            return weights.WeightsRef("random", seed=int(seed.name) if seed else options.get("seed", 0))
+        name = node.this.name
+        if name.lower() == "imagenet":
+            return weights.WeightsRef("imagenet")
+        return weights.WeightsRef("file", path=name)
+
+    @staticmethod
+    def _layers(stmt, spec, weights_ref, grid) -> tuple[LayerRef, ...]:
+        model = inference.model_for(spec.name, weights_ref)
+        known = {layer.name for layer in model.layers}
+        top = stmt.args.get("top")
+        if top is not None:
+            count = int(top.name)
+            if not 1 <= count <= len(spec.roster):
+                raise _error(f"LAYERS TOP needs 1..{len(spec.roster)} for {spec.name}, not {count}", top)
+            requested = list(spec.roster[-count:])
+        else:
+            requested = []
+            for node in stmt.args.get("layers") or []:
+                if node.name not in known:
+                    hint = did_you_mean(node.name, known)
+                    raise _error(f"unknown layer '{node.name}' for {spec.name}{hint}", node)
+                requested.append(node.name)
+        refs = []
+        for name in staging.ordered_layers(model, requested):
+            shape = tuple(int(d) for d in model.get_layer(name).output.shape[1:])
+            refs.append(LayerRef(name, shape, pooling.pooled_dim(shape, grid)))
+        return tuple(refs)
+
+    def _relation(self, source: nodes.Source, role: str) -> Relation:
+        target = source.this
+        if isinstance(target, exp.Subquery):
+            text = target.this.sql(dialect="spark")
+            try:
+                frame = self.spark.sql(text)
+            except PySparkException as error:
+                raise _error(f"the {role} subquery fails: {_first_line(error)}", target) from None
+            view = f"__vista_{role}_{next(_view_ids)}"
+            frame.createOrReplaceTempView(view)
+            self.temp_views.append(view)
+            name = exp.to_identifier(view, quoted=True).sql(dialect="spark")
+        else:
+            name = target.sql(dialect="spark", identify=True)
+            try:
+                frame = self.spark.table(name)
+            except PySparkException:
+                known = [t.name for t in self.spark.catalog.listTables()]
+                raise _error(
+                    f"unknown table or view '{target.sql(dialect='spark')}'"
+                    f"{did_you_mean(target.name, known)}",
+                    target,
+                ) from None
+        columns = tuple((f.name, f.dataType.simpleString()) for f in frame.schema.fields)
+        return Relation(name=name, columns=columns)
+
+    @staticmethod
+    def _side_names(source: nodes.Source) -> set[str]:
+        names = {source.args["alias"].name.lower()} if source.args.get("alias") else set()
+        if isinstance(source.this, exp.Table):
+            names.add(source.this.name.lower())
+        return names
+
+    @staticmethod
+    def _column(relation: Relation, node: exp.Expr, role: str) -> str:
+        wanted = node.name
+        for name in relation.column_names():
+            if name.lower() == wanted.lower():
+                return name
+        hint = did_you_mean(wanted, relation.column_names())
+        raise _error(f"unknown column '{wanted}' in the {role} table{hint}", node)
+
+    def _join(self, stmt, images, table, sides, names):
+        using = stmt.args.get("using")
+        if using:
+            columns, conditions = [], []
+            for node in using:
+                left = self._column(images, node, "images")
+                right = self._column(table, node, "structured")
+                columns.append(right)
+                conditions.append(exp.column(left, IMAGES).eq(exp.column(right, TABLE)))
+            return set(columns), exp.and_(*conditions)
+        condition = self._qualify(stmt.args["on"], sides, names)
+        columns = {c.name for c in condition.find_all(exp.Column) if c.table == TABLE}
+        return columns, condition
+
+    def _qualify(self, expression: exp.Expr, sides: dict, names: dict) -> exp.Expr:
+        """Rewrite every column to `img.<col>` or `tab.<col>` with its real name; reject the rest."""
+        expression = expression.copy()
+        for column in list(expression.find_all(exp.Column)):
+            qualifier = column.table.lower()
+            if qualifier:
+                side = next((s for s, known in names.items() if qualifier in known), None)
+                if side is None:
+                    raise _error(f"unknown table or alias '{column.table}'", column)
+                candidates = [side]
+            else:
+                candidates = [
+                    s for s, rel in sides.items()
+                    if column.name.lower() in {c.lower() for c in rel.column_names()}
+                ]
+                if len(candidates) > 1:
+                    raise _error(f"column '{column.name}' is in both tables; qualify it", column)
+                if not candidates:
+                    every = [c for rel in sides.values() for c in rel.column_names()]
+                    raise _error(f"unknown column '{column.name}'{did_you_mean(column.name, every)}", column)
+            side = candidates[0]
+            role = "images" if side == IMAGES else "structured"
+            real = self._column(sides[side], column.this, role)
+            column.replace(exp.column(real, side, quoted=True))
+        return expression
+
+    def _features(self, train: nodes.Train, table: Relation, exclude: set[str]) -> tuple[str, ...]:
+        types = dict(table.columns)
+        given = train.args.get("features")
+        if not given:
+            return tuple(c for c, t in table.columns if _is_numeric(t) and c not in exclude)
+        chosen = []
+        for node in given:
+            name = self._column(table, node, "structured")
+            if not _is_numeric(types[name]):
+                raise _error(f"feature column '{name}' is {types[name]}; features must be numeric", node)
+            if name in exclude:
+                raise _error(f"column '{name}' is the label or a join key, not a feature", node)
+            chosen.append(name)
+        return tuple(dict.fromkeys(chosen))
+
+    @staticmethod
+    def _split(node: exp.Expr | None) -> float:
+        if node is None:
+            return DEFAULT_SPLIT
+        value = float(node.name)
+        if not 0.0 < value < 1.0:
+            raise _error(f"EVALUATE SPLIT must be between 0 and 1 (exclusive), not {node.name}", node)
+        return value
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,109 @@
+"""VistaSession: the one entry point that routes each statement through the pipeline.
+
+parse (vista dialect) → bind (Spark catalog, CNN catalog) → plan (optimizer) → lower (Spark SQL +
+UDFs) → execute. Statements that are not ours go to `spark.sql` as the original text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import sqlglot
+from pyspark.errors import PySparkException
+from sqlglot.errors import ParseError
+
+from vista_sql.dialect import nodes
+from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
+from vista_sql.execution import explain, runner
+from vista_sql.optimizer import planner
+from vista_sql.plan.binder import Binder
+from vista_sql.statements import Statement, split
+
+_SPARK_POSITION = re.compile(r"\(line (\d+), pos (\d+)\)")
+_statement_ids = itertools.count(1)
+
+
+class VistaSession:
+    def __init__(self, spark=None, *, master: str | None = None, conf: dict | None = None):
+        if spark is None:
+            from vista_sql.execution.spark_session import local_session
+
+            spark = local_session(master, conf)
+        self.spark = spark
+
+    def sql(self, text: str):
+        """Run every statement in `text`; return the last one's result as a Spark DataFrame."""
+        result = None
+        for statement in split(text):
+            result = self.execute(statement)
+        return result
+
+    def execute(self, statement: Statement):
+        try:
+            if statement.ours:
+                return self._execute_ours(statement)
+            return self._execute_spark(statement.text)
+        except VistaError as error:
+            raise error.shifted(statement.line - 1, statement.col - 1) from None
+
+    # -- ours ---------------------------------------------------------------------------------
+
+    def _execute_ours(self, statement: Statement):
+        tree = parse(statement.text)
+        explain_only = isinstance(tree, nodes.ExplainTransfer)
+        transfer = tree.this if explain_only else tree
+        binder = Binder(self.spark)
+        statement_id = next(_statement_ids)
+        try:
+            query = binder.bind(transfer)
+            plan = planner.plan(query, self.spark.sparkContext.defaultParallelism)
+            if explain_only:
+                text = explain.render(plan, statement_id)
+                return self.spark.createDataFrame([(text,)], "plan string")
+            try:
+                return runner.run(self.spark, plan, statement_id)
+            except PySparkException as error:
+                raise VistaExecutionError(spark_message(error)) from None
+        finally:
+            for view in binder.temp_views:
+                self.spark.catalog.dropTempView(view)
+
+    # -- plain Spark SQL ----------------------------------------------------------------------
+
+    def _execute_spark(self, text: str):
+        try:
+            return self.spark.sql(text)
+        except PySparkException as error:
+            message = spark_message(error)
+            found = _SPARK_POSITION.search(str(error))
+            if found:
+                line, pos = int(found.group(1)), int(found.group(2))
+                raise VistaSyntaxError(_SPARK_POSITION.sub("", message).rstrip(" .;"), line, pos + 1) from None
+            raise VistaExecutionError(message) from None
+
+
+def parse(text: str) -> nodes.TransferFeatures | nodes.ExplainTransfer:
+    """Parse one vista_sql statement; syntax errors carry line and start column."""
+    try:
+        return sqlglot.parse_one(text, read="vista")
+    except ParseError as error:
+        first = error.errors[0] if error.errors else {}
+        line, end_col = first.get("line"), first.get("col")
+        highlight = first.get("highlight") or ""
+        col = end_col - len(highlight) + 1 if end_col and highlight else end_col
+        message = first.get("description") or str(error).splitlines()[0]
+        raise VistaSyntaxError(message, line, col) from None
+
+
+def spark_message(error: Exception) -> str:
+    """One line from a Spark/PySpark error: the Python worker's own error when there is one."""
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "An exception was thrown from the Python worker" in text:
+        # The last traceback line names the real failure; the JVM stack beneath is noise.
+        tail = [line for line in lines if not line.startswith(("at ", "File ", "^", "~"))]
+        errors = [line for line in tail if re.match(r"^[\w.]+(Error|Exception):", line)]
+        if errors:
+            return errors[-1]
+    return lines[0] if lines else type(error).__name__
