@@ -15,7 +15,7 @@ def test_split_keeps_text_positions_and_kind():
     got = [(s.text, s.line, s.col, s.ours) for s in split(script)]
     assert got == [
         ("SELECT ';' AS semi", 2, 1, False),
-        ("EXPLAIN SELECT 1", 2, 21, False),
+        ("EXPLAIN SELECT 1", 2, 22, False),
         ("TRANSFER FEATURES FROM r LAYERS (a) ON i (k, b) JOIN t USING (k) TRAIN m (LABEL y)", 3, 3,
          True),
         ("explain cost transfer features x", 4, 1, True),

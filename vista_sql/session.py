@@ -7,6 +7,7 @@ UDFs) → execute. Statements that are not ours go to `spark.sql` as the origina
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 
 import sqlglot
@@ -22,6 +23,11 @@ from vista_sql.statements import Statement, split
 
 _SPARK_POSITION = re.compile(r"\(line (\d+), pos (\d+)\)")
 _statement_ids = itertools.count(1)
+
+# PySpark logs every analysis error with its JVM stack to stderr before raising it; vista_sql
+# reports the error itself, in one line.
+for _name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL + 1)
 
 
 class VistaSession:

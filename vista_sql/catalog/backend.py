@@ -13,11 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def _stderr_silenced():
     # TensorFlow's C++ start-up banner (CUDA probing, oneDNN notes) bypasses Python logging and
     # TF_CPP_MIN_LOG_LEVEL; it would land in the user's shell through every Spark worker.
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
+    fd = 2  # the C++ runtime writes to the process's fd 2, whatever sys.stderr is
     saved = os.dup(fd)
     try:
         with open(os.devnull, "w") as devnull:

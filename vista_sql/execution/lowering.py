@@ -32,6 +32,11 @@ def quoted(name: str) -> str:
     return exp.to_identifier(name, quoted=True).sql(dialect="spark")
 
 
+def _sql(tree: exp.Expr) -> str:
+    # Every identifier quoted; function names kept as registered so EXPLAIN shows the UDF names.
+    return tree.sql(dialect="spark", identify=True, normalize_functions=False)
+
+
 def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table, quoted=True)
 
@@ -110,15 +115,13 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
             StageSql(
                 stage=stage,
                 table=table,
-                cache=cache.sql(dialect="spark", identify=True),
+                cache=_sql(cache),
                 uncache_previous=(
-                    exp.Uncache(this=exp.to_table(quoted(previous), dialect="spark"), exists=True).sql(
-                        dialect="spark", identify=True
-                    )
+                    _sql(exp.Uncache(this=exp.to_table(quoted(previous), dialect="spark"), exists=True))
                     if previous
                     else None
                 ),
-                features=features.sql(dialect="spark", identify=True),
+                features=_sql(features),
                 task=StageTask(
                     cnn=q.cnn,
                     weights=q.weights,
@@ -134,9 +137,16 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     return lowered
 
 
+def release_sql(table: str) -> list[str]:
+    """Drop a stage's cache and the temporary view CACHE TABLE ... AS created for it."""
+    name = exp.to_table(quoted(table), dialect="spark")
+    return [
+        _sql(exp.Uncache(this=name, exists=True)),
+        _sql(exp.Drop(tables=[name.copy()], kind="VIEW", exists=True)),
+    ]
+
+
 def baseline_sql(plan: PhysicalPlan) -> str:
     """Training rows for the structured-only baseline: the same join, split and filter."""
     carried = [_col(c) for c in carried_columns(plan)]
-    return exp.select(*carried).from_(joined_select(plan).subquery("joined", copy=False)).sql(
-        dialect="spark", identify=True
-    )
+    return _sql(exp.select(*carried).from_(joined_select(plan).subquery("joined", copy=False)))

@@ -63,8 +63,10 @@ def run(spark, plan: PhysicalPlan, statement_id: int):
             )
             rows.append(_row(stage.stage.layer.name, result, started))
     finally:
-        for stage in stages:
-            spark.sql(f"UNCACHE TABLE IF EXISTS {lowering.quoted(stage.table)}")
+        # Deepest first: each stage's view is defined over the one before it.
+        for stage in reversed(stages):
+            for statement in lowering.release_sql(stage.table):
+                spark.sql(statement)
     return spark.createDataFrame(rows, RESULT_SCHEMA)
 
 
