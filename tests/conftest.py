@@ -40,7 +40,7 @@ def demo_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_views(vista, demo_dir):
-    """Views `images` (id, content) and `products` over the demo files, as a user would make them."""
+    """Views `images` (id, content) and `products` over the demo files, as a user makes them."""
     vista.sql(
         f"""
         CREATE OR REPLACE TEMPORARY VIEW digit_files USING binaryFile

@@ -1,4 +1,4 @@
-"""The vista dialect: our statements parse into typed nodes and print back; Spark SQL is untouched."""
+"""The vista dialect: our statements parse to typed nodes and print back; Spark SQL is untouched."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def test_nodes_carry_each_clause():
     assert tree.this.name == "resnet50"
     assert tree.args["weights"].this.name == "imagenet"
     assert [layer.name for layer in tree.args["layers"]] == [
-        "conv4_block6_out", "conv5_block1_out", "conv5_block3_out", "avg_pool",
+        "conv4_block6_out",
+        "conv5_block1_out",
+        "conv5_block3_out",
+        "avg_pool",
     ]
     images = tree.args["images"]
     assert (images.this.name, images.args["alias"].name) == ("images", "i")
@@ -47,7 +50,8 @@ def test_nodes_carry_each_clause():
     assert tree.args["split"].name == "0.2"
     assert tree.args["materialize"].name == "/data/features"
     assert {o.this.name: o.expression.name for o in tree.args["options"]} == {
-        "seed": "7", "batch_size": "16",
+        "seed": "7",
+        "batch_size": "16",
     }
 
 
@@ -83,10 +87,18 @@ def test_plain_spark_sql_parses_exactly_as_spark(sql):
     "sql, line, col, fragment",
     [
         ("TRANSFER FEATURES FROM resnet50 LAYER (avg_pool)", 1, 33, "expected LAYERS"),
-        ("TRANSFER FEATURES FROM resnet50 LAYERS (avg_pool)\n  ON images (id content)", 2, 17,
-         "', <image column>'"),
-        ("TRANSFER FEATURES FROM resnet50 LAYERS (avg_pool) ON images (id, c) JOIN p USING (id)",
-         None, None, "expected TRAIN"),
+        (
+            "TRANSFER FEATURES FROM resnet50 LAYERS (avg_pool)\n  ON images (id content)",
+            2,
+            17,
+            "', <image column>'",
+        ),
+        (
+            "TRANSFER FEATURES FROM resnet50 LAYERS (avg_pool) ON images (id, c) JOIN p USING (id)",
+            None,
+            None,
+            "expected TRAIN",
+        ),
         ("TRANSFER FEATURES FROM resnet50 LAYERS TOP x ON i (a, b)", 1, 44, "number of layers"),
     ],
 )

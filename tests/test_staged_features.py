@@ -41,7 +41,10 @@ def test_staged_udf_features_equal_direct_keras(vista, spark, demo_views, tmp_pa
     keys = sorted(payloads)
     model = weights.build(zoo.lookup(cnn), weights.WeightsRef("random", seed=0))
     for layer in layers:
-        stored = {r.id: np.asarray(r.features, np.float32) for r in spark.read.parquet(str(out / layer)).collect()}
+        stored = {
+            r.id: np.asarray(r.features, np.float32)
+            for r in spark.read.parquet(str(out / layer)).collect()
+        }
         assert sorted(stored) == keys
         expected = _direct_features(cnn, layer, [payloads[k] for k in keys])
         got = np.stack([stored[k] for k in keys])

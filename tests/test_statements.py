@@ -16,8 +16,12 @@ def test_split_keeps_text_positions_and_kind():
     assert got == [
         ("SELECT ';' AS semi", 2, 1, False),
         ("EXPLAIN SELECT 1", 2, 22, False),
-        ("TRANSFER FEATURES FROM r LAYERS (a) ON i (k, b) JOIN t USING (k) TRAIN m (LABEL y)", 3, 3,
-         True),
+        (
+            "TRANSFER FEATURES FROM r LAYERS (a) ON i (k, b) JOIN t USING (k) TRAIN m (LABEL y)",
+            3,
+            3,
+            True,
+        ),
         ("explain cost transfer features x", 4, 1, True),
     ]
 

@@ -28,12 +28,23 @@ def result(vista, demo_views, tmp_path_factory):
 def test_result_has_one_row_per_layer_deepest_last_after_the_baseline(result):
     frame, _ = result
     assert frame.columns == [
-        "layer", "feature_dim", "n_train", "n_test", "accuracy", "f1", "auc", "seconds",
+        "layer",
+        "feature_dim",
+        "n_train",
+        "n_test",
+        "accuracy",
+        "f1",
+        "auc",
+        "seconds",
     ]
     rows = frame.collect()
     assert [r.layer for r in rows] == [BASELINE, "block_15_add", "global_average_pooling2d"]
     structured = 3  # hint, price, weight: numeric, not the key, not the label
-    assert [r.feature_dim for r in rows] == [structured, structured + 2 * 2 * 160, structured + 1280]
+    assert [r.feature_dim for r in rows] == [
+        structured,
+        structured + 2 * 2 * 160,
+        structured + 1280,
+    ]
 
 
 def test_every_row_is_trained_and_evaluated_on_the_same_split(result, spark):
@@ -52,7 +63,8 @@ def test_materialize_writes_one_parquet_dataset_per_layer(result, spark):
     assert sorted(p.name for p in out.iterdir()) == ["block_15_add", "global_average_pooling2d"]
     frame = spark.read.parquet(str(out / "global_average_pooling2d"))
     assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
-        ("id", "int"), ("features", "array<float>"),
+        ("id", "int"),
+        ("features", "array<float>"),
     ]
     assert {len(r.features) for r in frame.collect()} == {1280}
 

@@ -52,6 +52,16 @@ class VistaExecutionError(VistaError):
     """Spark, TensorFlow or the data refused to do what a valid plan asked."""
 
 
+def find_named(registry: dict, name: str, what: str):
+    """registry[name.lower()], or a bind error listing the known names and the closest one."""
+    found = registry.get(name.lower())
+    if found is None:
+        raise VistaBindError(
+            f"unknown {what} '{name}'{did_you_mean(name, registry)}; known: {', '.join(registry)}"
+        )
+    return found
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """'; did you mean 'x'?' for the closest candidate, or '' when nothing is close."""
     pool = list(candidates)

@@ -11,7 +11,7 @@ import logging
 import re
 
 import sqlglot
-from pyspark.errors import PySparkException
+from pyspark.errors import ParseException, PySparkException
 from sqlglot.errors import ParseError
 
 from vista_sql.dialect import nodes
@@ -21,7 +21,7 @@ from vista_sql.optimizer import planner
 from vista_sql.plan.binder import Binder
 from vista_sql.statements import Statement, split
 
-_SPARK_POSITION = re.compile(r"\(line (\d+), pos (\d+)\)")
+_SPARK_POSITION = re.compile(r"\(?line (\d+),? pos (\d+)\)?;?")
 _statement_ids = itertools.count(1)
 
 # PySpark logs every analysis error with its JVM stack to stderr before raising it; vista_sql
@@ -83,10 +83,11 @@ class VistaSession:
         except PySparkException as error:
             message = spark_message(error)
             found = _SPARK_POSITION.search(str(error))
-            if found:
-                line, pos = int(found.group(1)), int(found.group(2))
-                raise VistaSyntaxError(_SPARK_POSITION.sub("", message).rstrip(" .;"), line, pos + 1) from None
-            raise VistaExecutionError(message) from None
+            if not found:
+                raise VistaExecutionError(message) from None
+            kind = VistaSyntaxError if isinstance(error, ParseException) else VistaExecutionError
+            text = _SPARK_POSITION.sub("", message).rstrip(" .;")
+            raise kind(text, int(found.group(1)), int(found.group(2)) + 1) from None
 
 
 def parse(text: str) -> nodes.TransferFeatures | nodes.ExplainTransfer:

@@ -60,10 +60,14 @@ def plan_cuts(model, layers: list[str]) -> list[StageCut]:
         cut = position[layer]
         feature = _tensor_name(model.get_layer(layer).output)
         is_last = index == len(layers) - 1
-        crossing = () if is_last else tuple(
-            name
-            for name, made_at in producer.items()
-            if made_at <= cut < last_consumer.get(name, -1)
+        crossing = (
+            ()
+            if is_last
+            else tuple(
+                name
+                for name, made_at in producer.items()
+                if made_at <= cut < last_consumer.get(name, -1)
+            )
         )
         outputs = tuple(dict.fromkeys((feature, *crossing)))
         cuts.append(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from vista_sql.errors import VistaBindError, did_you_mean
+from vista_sql.errors import find_named
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,4 @@ ZOO: dict[str, CnnSpec] = {
 
 
 def lookup(name: str) -> CnnSpec:
-    spec = ZOO.get(name.lower())
-    if spec is None:
-        raise VistaBindError(f"unknown CNN '{name}'{did_you_mean(name, ZOO)}; known: {', '.join(ZOO)}")
-    return spec
+    return find_named(ZOO, name, "CNN")

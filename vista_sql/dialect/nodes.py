@@ -41,7 +41,7 @@ class Weights(exp.Expression):
 
 
 class Source(exp.Expression):
-    """A table, view or parenthesised query, with an optional alias and, for images, (key, image)."""
+    """A table, view or (query), with an optional alias and, for images, (key, image)."""
 
     arg_types = {"this": True, "alias": False, "key": False, "image": False}
 

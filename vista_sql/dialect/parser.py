@@ -146,7 +146,7 @@ class VistaParser(SparkParser):
             parts.append(self._expect_identifier("a name after '.'"))
         if len(parts) > 3:
             self.raise_error("a table name has at most three parts: catalog.database.table")
-        names = dict(zip(("this", "db", "catalog"), reversed(parts)))
+        names = dict(zip(("this", "db", "catalog"), reversed(parts), strict=False))
         return self.expression(exp.Table(**names))
 
     def _parse_train(self) -> nodes.Train:

@@ -94,8 +94,10 @@ class StageRunner:
             batch = [x[start : start + step] for x in inputs]
             short = step - len(batch[0])
             if short:
-                batch = [np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)]) for x in batch]
+                batch = [
+                    np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)]) for x in batch
+                ]
             out = self.model.predict_on_batch(batch if len(batch) > 1 else batch[0])
             out = out if isinstance(out, list) else [out]
             chunks.append([np.asarray(o)[: step - short] for o in out])
-        return [np.concatenate(parts) for parts in zip(*chunks)]
+        return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]

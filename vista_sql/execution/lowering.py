@@ -14,7 +14,13 @@ from vista_sql.execution.inference import StageTask
 from vista_sql.plan.binder import IMAGES, TABLE
 from vista_sql.plan.nodes import PhysicalPlan, Stage
 
-KEY, IMAGE, LABEL, IS_TEST, OUT = "__vista_key", "__vista_image", "__vista_label", "__vista_is_test", "__vista_out"
+KEY, IMAGE, LABEL, IS_TEST, OUT = (
+    "__vista_key",
+    "__vista_image",
+    "__vista_label",
+    "__vista_is_test",
+    "__vista_out",
+)
 SPLIT_BUCKETS = 10_000
 
 
@@ -56,7 +62,8 @@ def joined_select(plan: PhysicalPlan) -> exp.Select:
     """Images joined to the structured table before inference, with a seeded hash split."""
     q = plan.query
     bucket = exp.func(
-        "pmod", exp.func("xxhash64", _col(q.key, IMAGES), exp.Literal.number(q.seed)),
+        "pmod",
+        exp.func("xxhash64", _col(q.key, IMAGES), exp.Literal.number(q.seed)),
         exp.Literal.number(SPLIT_BUCKETS),
     )
     is_test = exp.LT(this=bucket, expression=exp.Literal.number(round(q.split * SPLIT_BUCKETS)))
@@ -70,7 +77,9 @@ def joined_select(plan: PhysicalPlan) -> exp.Select:
     select = select.join(_relation(q.structured.name, TABLE), on=q.join_condition.copy())
     if q.where is not None:
         select = select.where(q.where.copy())
-    hint = exp.Anonymous(this="REPARTITION", expressions=[exp.Literal.number(plan.config.partitions)])
+    hint = exp.Anonymous(
+        this="REPARTITION", expressions=[exp.Literal.number(plan.config.partitions)]
+    )
     select.set("hint", exp.Hint(expressions=[hint]))
     return select
 
@@ -83,7 +92,10 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     q, config = plan.query, plan.config
     layers = tuple(layer.name for layer in q.layers)
     carried = [_col(c) for c in carried_columns(plan)]
-    ok = exp.Is(this=exp.Dot.build([_col(OUT), exp.to_identifier("error", quoted=True)]), expression=exp.Null())
+    ok = exp.Is(
+        this=exp.Dot.build([_col(OUT), exp.to_identifier("error", quoted=True)]),
+        expression=exp.Null(),
+    )
     lowered: list[StageSql] = []
     previous: str | None = None
     for stage in plan.stages:
@@ -96,7 +108,10 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
             argument = exp.Dot.build([_col(OUT), exp.to_identifier("tensors", quoted=True)])
             condition = ok
         query = exp.select(
-            *carried, exp.alias_(exp.Anonymous(this=stage.udf_name, expressions=[argument]), OUT, quoted=True)
+            *carried,
+            exp.alias_(
+                exp.Anonymous(this=stage.udf_name, expressions=[argument]), OUT, quoted=True
+            ),
         ).from_(source)
         if condition is not None:
             query = query.where(condition.copy())
@@ -107,17 +122,29 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
             options=[exp.Literal.string("storageLevel"), exp.Literal.string(config.storage_level)],
             expression=query,
         )
-        features = exp.select(
-            *carried,
-            exp.alias_(exp.Dot.build([_col(OUT), exp.to_identifier("features", quoted=True)]), "features", quoted=True),
-        ).from_(exp.to_table(quoted(table), dialect="spark")).where(ok.copy())
+        features = (
+            exp.select(
+                *carried,
+                exp.alias_(
+                    exp.Dot.build([_col(OUT), exp.to_identifier("features", quoted=True)]),
+                    "features",
+                    quoted=True,
+                ),
+            )
+            .from_(exp.to_table(quoted(table), dialect="spark"))
+            .where(ok.copy())
+        )
         lowered.append(
             StageSql(
                 stage=stage,
                 table=table,
                 cache=_sql(cache),
                 uncache_previous=(
-                    _sql(exp.Uncache(this=exp.to_table(quoted(previous), dialect="spark"), exists=True))
+                    _sql(
+                        exp.Uncache(
+                            this=exp.to_table(quoted(previous), dialect="spark"), exists=True
+                        )
+                    )
                     if previous
                     else None
                 ),

@@ -20,11 +20,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="vista-sql", description="Run vista_sql statements (and plain Spark SQL) on Spark."
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("-e", dest="execute", metavar="SQL", help="run these ';'-separated statements")
+    source.add_argument(
+        "-e", dest="execute", metavar="SQL", help="run these ';'-separated statements"
+    )
     source.add_argument("-f", dest="file", metavar="FILE", help="run the statements in FILE")
     parser.add_argument("--master", help="Spark master URL (default: local[*])")
     parser.add_argument(
-        "--conf", action="append", default=[], metavar="KEY=VALUE", help="Spark setting (repeatable)"
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Spark setting (repeatable)",
     )
     parser.add_argument("--output", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -59,7 +65,10 @@ class Shell:
         except Exception as error:  # a bug or an environment failure, not the user's SQL
             if self.debug:
                 raise
-            print(f"error: {type(error).__name__}: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+            print(
+                f"error: {type(error).__name__}: {str(error).strip().splitlines()[0]}",
+                file=sys.stderr,
+            )
             return False
         return True
 

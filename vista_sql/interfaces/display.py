@@ -26,7 +26,9 @@ def render(columns: list[str], rows: list[tuple], output: str = "table") -> str:
     if columns == ["plan"] and output == "table":
         return "\n".join(str(row[0]) for row in rows)
     if output == "json":
-        return "\n".join(json.dumps(dict(zip(columns, row, strict=True)), default=str) for row in rows)
+        return "\n".join(
+            json.dumps(dict(zip(columns, row, strict=True)), default=str) for row in rows
+        )
     if output == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

@@ -6,7 +6,7 @@ import importlib
 import re
 from dataclasses import dataclass
 
-from vista_sql.errors import VistaBindError, did_you_mean
+from vista_sql.errors import VistaBindError, did_you_mean, find_named
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,14 @@ LEARNERS: dict[str, Learner] = {
 }
 
 # Columns the training pipeline wires itself; a user setting them would break it.
-_RESERVED = {"features_col", "label_col", "prediction_col", "raw_prediction_col",
-             "probability_col", "weight_col"}
+_RESERVED = {
+    "features_col",
+    "label_col",
+    "prediction_col",
+    "raw_prediction_col",
+    "probability_col",
+    "weight_col",
+}
 
 
 def snake(name: str) -> str:
@@ -46,15 +52,12 @@ def snake(name: str) -> str:
 
 
 def lookup(name: str) -> Learner:
-    learner = LEARNERS.get(name.lower())
-    if learner is None:
-        raise VistaBindError(
-            f"unknown model '{name}'{did_you_mean(name, LEARNERS)}; known: {', '.join(LEARNERS)}"
-        )
-    return learner
+    return find_named(LEARNERS, name, "model")
 
 
-def resolve_params(learner: Learner, given: list[tuple[str, object]]) -> tuple[tuple[str, object], ...]:
+def resolve_params(
+    learner: Learner, given: list[tuple[str, object]]
+) -> tuple[tuple[str, object], ...]:
     """MLlib parameter names (camelCase) with values converted by MLlib's own type converters."""
     estimator = learner.estimator_class()()
     by_snake = {snake(p.name): p for p in estimator.params if snake(p.name) not in _RESERVED}

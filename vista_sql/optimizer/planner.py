@@ -37,7 +37,12 @@ def udf_name(query: TransferQuery, index: int) -> str:
 
 def plan(query: TransferQuery, parallelism: int, cores: int | None = None) -> PhysicalPlan:
     stages = tuple(
-        Stage(index=i, layer=layer, udf_name=udf_name(query, i), reads="images" if i == 0 else "tensors")
+        Stage(
+            index=i,
+            layer=layer,
+            udf_name=udf_name(query, i),
+            reads="images" if i == 0 else "tensors",
+        )
         for i, layer in enumerate(query.layers)
     )
     return PhysicalPlan(

@@ -89,11 +89,16 @@ class Binder:
             learner = models.lookup(train.this.name)
         except VistaBindError as error:
             raise error.at(*position(train.this)) from None
-        params = [(p.this.name, literal_value(p.expression)) for p in train.args.get("params") or []]
+        params = [
+            (p.this.name, literal_value(p.expression)) for p in train.args.get("params") or []
+        ]
         try:
             resolved = models.resolve_params(learner, params)
         except VistaBindError as error:
-            bad = next((p.this for p in train.args.get("params") or [] if p.this.name in error.message), None)
+            bad = next(
+                (p.this for p in train.args.get("params") or [] if p.this.name in error.message),
+                None,
+            )
             raise error.at(*position(bad)) if bad is not None else error from None
 
         split = self._split(stmt.args.get("split"))
@@ -126,10 +131,19 @@ class Binder:
         for option in given:
             name = option.this.name.lower()
             if name not in OPTIONS:
-                raise _error(f"unknown option '{option.this.name}'{did_you_mean(name, OPTIONS)}", option.this)
+                raise _error(
+                    f"unknown option '{option.this.name}'{did_you_mean(name, OPTIONS)}", option.this
+                )
             value = literal_value(option.expression)
-            if not isinstance(value, OPTIONS[name]) or isinstance(value, bool) or value < 1 and name != "seed":
-                raise _error(f"option '{name}' must be a positive integer, not {value!r}", option.this)
+            if (
+                not isinstance(value, OPTIONS[name])
+                or isinstance(value, bool)
+                or value < 1
+                and name != "seed"
+            ):
+                raise _error(
+                    f"option '{name}' must be a positive integer, not {value!r}", option.this
+                )
             options[name] = value
         return options
 
@@ -139,7 +153,9 @@ class Binder:
             return weights.WeightsRef("imagenet")
         if node.args.get("random"):
             seed = node.args.get("seed")
-            return weights.WeightsRef("random", seed=int(seed.name) if seed else options.get("seed", 0))
+            return weights.WeightsRef(
+                "random", seed=int(seed.name) if seed else options.get("seed", 0)
+            )
         name = node.this.name
         if name.lower() == "imagenet":
             return weights.WeightsRef("imagenet")
@@ -153,7 +169,9 @@ class Binder:
         if top is not None:
             count = int(top.name)
             if not 1 <= count <= len(spec.roster):
-                raise _error(f"LAYERS TOP needs 1..{len(spec.roster)} for {spec.name}, not {count}", top)
+                raise _error(
+                    f"LAYERS TOP needs 1..{len(spec.roster)} for {spec.name}, not {count}", top
+                )
             requested = list(spec.roster[-count:])
         else:
             requested = []
@@ -225,7 +243,7 @@ class Binder:
         return columns, condition
 
     def _qualify(self, expression: exp.Expr, sides: dict, names: dict) -> exp.Expr:
-        """Rewrite every column to `img.<col>` or `tab.<col>` with its real name; reject the rest."""
+        """Rewrite each column as `img.<col>` or `tab.<col>` with its real name; reject the rest."""
         expression = expression.copy()
         for column in list(expression.find_all(exp.Column)):
             qualifier = column.table.lower()
@@ -236,14 +254,17 @@ class Binder:
                 candidates = [side]
             else:
                 candidates = [
-                    s for s, rel in sides.items()
+                    s
+                    for s, rel in sides.items()
                     if column.name.lower() in {c.lower() for c in rel.column_names()}
                 ]
                 if len(candidates) > 1:
                     raise _error(f"column '{column.name}' is in both tables; qualify it", column)
                 if not candidates:
                     every = [c for rel in sides.values() for c in rel.column_names()]
-                    raise _error(f"unknown column '{column.name}'{did_you_mean(column.name, every)}", column)
+                    raise _error(
+                        f"unknown column '{column.name}'{did_you_mean(column.name, every)}", column
+                    )
             side = candidates[0]
             role = "images" if side == IMAGES else "structured"
             real = self._column(sides[side], column.this, role)
@@ -259,7 +280,9 @@ class Binder:
         for node in given:
             name = self._column(table, node, "structured")
             if not _is_numeric(types[name]):
-                raise _error(f"feature column '{name}' is {types[name]}; features must be numeric", node)
+                raise _error(
+                    f"feature column '{name}' is {types[name]}; features must be numeric", node
+                )
             if name in exclude:
                 raise _error(f"column '{name}' is the label or a join key, not a feature", node)
             chosen.append(name)
@@ -271,7 +294,9 @@ class Binder:
             return DEFAULT_SPLIT
         value = float(node.name)
         if not 0.0 < value < 1.0:
-            raise _error(f"EVALUATE SPLIT must be between 0 and 1 (exclusive), not {node.name}", node)
+            raise _error(
+                f"EVALUATE SPLIT must be between 0 and 1 (exclusive), not {node.name}", node
+            )
         return value
 
 
