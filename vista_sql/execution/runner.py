@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 
-from vista_sql.execution import lowering, materialize, udfs
+from vista_sql.execution import events, lowering, materialize, udfs
 from vista_sql.ml import training
 from vista_sql.plan.nodes import PhysicalPlan
 
@@ -42,11 +42,22 @@ def run(spark, plan: PhysicalPlan, statement_id: int):
             baseline, image_features=None, image_dim=0, classes=classes, **common
         )
         baseline.unpersist()
+        rows_in = result.n_train + result.n_test
         rows.append(_row(BASELINE, result, started))
         for stage in stages:
             started = time.perf_counter()
             udfs.register(spark, stage.stage.udf_name, stage.task)
-            spark.sql(stage.cache)
+            group = f"vista-{statement_id}-stage{stage.stage.index}"
+            event = dict(index=stage.stage.index, stages=len(stages), layer=stage.stage.layer.name)
+            events.emit(events.StageEvent("started", rows=rows_in, job_group=group, **event))
+            # interruptOnCancel: cancelling the group (Ctrl-C) also stops its Python workers.
+            spark.sparkContext.setJobGroup(group, f"vista_sql: {stage.stage.layer.name}", True)
+            try:
+                spark.sql(stage.cache)
+            finally:
+                spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+                spark.sparkContext.setLocalProperty("spark.job.description", None)
+            events.emit(events.StageEvent("finished", rows=rows_in, job_group=group, **event))
             if stage.uncache_previous:
                 spark.sql(stage.uncache_previous)
             if stage.stage.index == 0:
