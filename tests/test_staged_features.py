@@ -21,7 +21,7 @@ def _direct_features(cnn: str, layer: str, payloads: list[bytes]) -> np.ndarray:
     model = weights.build(spec, weights.WeightsRef("random", seed=0))
     batch = spec.preprocess(np.stack([images.decode(p, spec.input_size) for p in payloads]))
     direct = keras.Model(model.input, model.get_layer(layer).output)
-    return pooling.max_pool_grid(np.asarray(direct.predict(batch, verbose=0)))
+    return pooling.pool(np.asarray(direct.predict(batch, verbose=0)))
 
 
 @pytest.mark.parametrize("cnn", sorted(CASES))

@@ -14,9 +14,10 @@ import sqlglot
 from pyspark.errors import ParseException, PySparkException
 from sqlglot.errors import ParseError
 
+from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
-from vista_sql.execution import explain, runner
+from vista_sql.execution import cnn_statements, explain, runner, sql_functions
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import Binder
 from vista_sql.statements import Statement, split
@@ -37,6 +38,8 @@ class VistaSession:
 
             spark = local_session(master, conf)
         self.spark = spark
+        self.cnns: dict = {}  # CREATE CNN name → ModelRef, for this session only
+        sql_functions.register(spark, self.cnns)
 
     def sql(self, text: str):
         """Run every statement in `text`; return the last one's result as a Spark DataFrame."""
@@ -57,9 +60,23 @@ class VistaSession:
 
     def _execute_ours(self, statement: Statement):
         tree = parse(statement.text)
+        binder = Binder(self.spark, self.cnns)
+        if isinstance(tree, (nodes.CreateCnn, nodes.DropCnn)):
+            if isinstance(tree, nodes.CreateCnn):
+                cnn_statements.create(binder, self.cnns, tree)
+            else:
+                cnn_statements.drop(self.cnns, tree)
+            sql_functions.register(self.spark, self.cnns)
+            return None
+        if isinstance(tree, nodes.ShowCnns):
+            return self.spark.createDataFrame(
+                cnn_statements.show(self.cnns), cnn_statements.SHOW_SCHEMA
+            )
+        if isinstance(tree, nodes.DescribeCnn):
+            rows = cnn_statements.describe(binder, tree)
+            return self.spark.createDataFrame(rows, roster.DESCRIBE_SCHEMA)
         explain_only = isinstance(tree, nodes.ExplainTransfer)
         transfer = tree.this if explain_only else tree
-        binder = Binder(self.spark)
         statement_id = next(_statement_ids)
         try:
             query = binder.bind(transfer)

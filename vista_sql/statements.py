@@ -19,10 +19,21 @@ class Statement:
     ours: bool  # a vista_sql statement (TRANSFER ...), as opposed to plain Spark SQL
 
 
+_OUR_OPENINGS = (
+    ("TRANSFER",),
+    ("EXPLAIN", "TRANSFER"),
+    ("EXPLAIN", "COST", "TRANSFER"),
+    ("CREATE", "CNN"),
+    ("CREATE", "OR", "REPLACE", "CNN"),
+    ("DROP", "CNN"),
+    ("SHOW", "CNNS"),
+    ("DESCRIBE", "CNN"),
+    ("DESC", "CNN"),
+)
+
+
 def _is_ours(words: list[str]) -> bool:
-    if words[:1] == ["TRANSFER"]:
-        return True
-    return words[:1] == ["EXPLAIN"] and len(words) > 1 and words[1] in {"TRANSFER", "COST"}
+    return any(tuple(words[: len(opening)]) == opening for opening in _OUR_OPENINGS)
 
 
 def split(script: str) -> list[Statement]:
@@ -48,7 +59,7 @@ def split(script: str) -> list[Statement]:
         start = group[0].start
         line = script.count("\n", 0, start) + 1
         col = start - script.rfind("\n", 0, start)
-        words = [t.text.upper() for t in group[:2]]
+        words = [t.text.upper() for t in group[:4]]
         text = script[start:stop].rstrip()
         statements.append(Statement(text, line, col, _is_ours(words)))
     return statements

@@ -46,6 +46,25 @@ def _graph(model):
     return position, tensors, producer, last_consumer
 
 
+def ancestors(tensor) -> tuple[set[str], set[str]]:
+    """Names of the tensors and of the ops that `tensor` is computed from (itself included)."""
+    seen_tensors: set[str] = set()
+    seen_ops: set[str] = set()
+    stack = [tensor]
+    while stack:
+        current = stack.pop()
+        name = _tensor_name(current)
+        if name in seen_tensors:
+            continue
+        seen_tensors.add(name)
+        history = current._keras_history
+        op = history.operation
+        seen_ops.add(op.name)
+        node = op._inbound_nodes[history.node_index]
+        stack.extend(node.input_tensors)
+    return seen_tensors, seen_ops
+
+
 def ordered_layers(model, layers: list[str]) -> list[str]:
     """Requested layers, de-duplicated, shallowest first."""
     position = {op.name: i for i, op in enumerate(model.operations)}
@@ -54,6 +73,9 @@ def ordered_layers(model, layers: list[str]) -> list[str]:
 
 def plan_cuts(model, layers: list[str]) -> list[StageCut]:
     position, _, producer, last_consumer = _graph(model)
+    # Only tensors the deepest requested layer depends on are worth handing on: a branch that
+    # feeds, say, only the classifier head past that layer is never computed.
+    needed, _ = ancestors(model.get_layer(layers[-1]).output)
     cuts: list[StageCut] = []
     inputs = tuple(_tensor_name(t) for t in model.inputs)
     for index, layer in enumerate(layers):
@@ -81,6 +103,15 @@ def plan_cuts(model, layers: list[str]) -> list[StageCut]:
         )
         inputs = crossing
     return cuts
+
+
+def crossing_count(model, layer: str) -> int:
+    """How many tensors cross a cut right after `layer` (1 means a clean cut point)."""
+    position, _, producer, last_consumer = _graph(model)
+    cut = position[layer]
+    return sum(
+        1 for name, made_at in producer.items() if made_at <= cut < last_consumer.get(name, -1)
+    )
 
 
 def stage_model(model, cut: StageCut):

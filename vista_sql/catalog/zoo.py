@@ -26,53 +26,98 @@ class CnnSpec:
         return self.module().preprocess_input(batch)
 
 
-def _resnet50_roster() -> tuple[str, ...]:
-    blocks = {2: 3, 3: 4, 4: 6, 5: 3}
+def _resnet_roster(blocks: dict[int, int]) -> tuple[str, ...]:
     outs = [f"conv{s}_block{b}_out" for s, n in blocks.items() for b in range(1, n + 1)]
     return ("pool1_pool", *outs, "avg_pool")
 
 
+def _vgg_roster(convs_in_block5: int) -> tuple[str, ...]:
+    pools = tuple(f"block{i}_pool" for i in range(1, 5))
+    block5 = tuple(f"block5_conv{i}" for i in range(1, convs_in_block5 + 1))
+    return (*pools, *block5, "block5_pool", "fc1", "fc2")
+
+
+def _app(name, module, builder, roster, imagenet_file, size=224) -> CnnSpec:
+    return CnnSpec(
+        name, f"keras.applications.{module}", builder, (size, size), roster, imagenet_file
+    )
+
+
+# Each roster lists the CNN's meaningful cut points (block outputs, transitions, pools, dense
+# layers) shallow to deep; `LAYERS TOP k` takes the last k. DESCRIBE CNN shows every layer.
 ZOO: dict[str, CnnSpec] = {
     spec.name: spec
     for spec in (
-        CnnSpec(
-            name="resnet50",
-            keras_module="keras.applications.resnet50",
-            builder="ResNet50",
-            input_size=(224, 224),
-            roster=_resnet50_roster(),
-            imagenet_file="resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        _app(
+            "resnet50",
+            "resnet50",
+            "ResNet50",
+            _resnet_roster({2: 3, 3: 4, 4: 6, 5: 3}),
+            "resnet50_weights_tf_dim_ordering_tf_kernels.h5",
         ),
-        CnnSpec(
-            name="vgg16",
-            keras_module="keras.applications.vgg16",
-            builder="VGG16",
-            input_size=(224, 224),
-            roster=(
-                "block1_pool",
-                "block2_pool",
-                "block3_pool",
-                "block4_pool",
-                "block5_conv1",
-                "block5_conv2",
-                "block5_conv3",
-                "block5_pool",
-                "fc1",
-                "fc2",
-            ),
-            imagenet_file="vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+        _app(
+            "resnet101",
+            "resnet",
+            "ResNet101",
+            _resnet_roster({2: 3, 3: 4, 4: 23, 5: 3}),
+            "resnet101_weights_tf_dim_ordering_tf_kernels.h5",
         ),
-        CnnSpec(
-            name="mobilenetv2",
-            keras_module="keras.applications.mobilenet_v2",
-            builder="MobileNetV2",
-            input_size=(224, 224),
-            roster=(
+        _app(
+            "vgg16", "vgg16", "VGG16", _vgg_roster(3), "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+        ),
+        _app(
+            "vgg19", "vgg19", "VGG19", _vgg_roster(4), "vgg19_weights_tf_dim_ordering_tf_kernels.h5"
+        ),
+        _app(
+            "mobilenetv2",
+            "mobilenet_v2",
+            "MobileNetV2",
+            (
                 *(f"block_{i}_add" for i in (2, 4, 5, 7, 8, 9, 11, 12, 14, 15)),
                 "out_relu",
                 "global_average_pooling2d",
             ),
-            imagenet_file="mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+            "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5",
+        ),
+        _app(
+            "inceptionv3",
+            "inception_v3",
+            "InceptionV3",
+            (*(f"mixed{i}" for i in range(11)), "avg_pool"),
+            "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+            size=299,
+        ),
+        _app(
+            "densenet121",
+            "densenet",
+            "DenseNet121",
+            ("pool1", "pool2_pool", "pool3_pool", "pool4_pool", "relu", "avg_pool"),
+            "densenet121_weights_tf_dim_ordering_tf_kernels.h5",
+        ),
+        _app(
+            "efficientnetb0",
+            "efficientnet",
+            "EfficientNetB0",
+            (
+                "block1a_project_bn",
+                "block2b_add",
+                "block3b_add",
+                "block4c_add",
+                "block5c_add",
+                "block6d_add",
+                "block7a_project_bn",
+                "top_activation",
+                "avg_pool",
+            ),
+            "efficientnetb0.h5",
+        ),
+        CnnSpec(
+            "alexnet",
+            "vista_sql.catalog.alexnet",
+            "AlexNet",
+            (227, 227),
+            ("pool1", "pool2", "conv3", "conv4", "pool5", "fc6", "fc7"),
+            "",
         ),
     )
 }

@@ -19,6 +19,8 @@ def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
         parts.append(f"LAYERS TOP {gen.sql(e, 'top')}")
     else:
         parts.append(f"LAYERS ({_csv(gen, e.args.get('layers'))})")
+    if e.args.get("pooling"):
+        parts.append(gen.sql(e, "pooling"))
     parts.append(f"ON {gen.sql(e, 'images')}")
     parts.append(f"JOIN {gen.sql(e, 'structured')}")
     if e.args.get("using"):
@@ -70,6 +72,26 @@ def _option_sql(gen: SparkGenerator, e: nodes.OptionEQ) -> str:
     return f"{gen.sql(e, 'this')} = {gen.sql(e, 'expression')}"
 
 
+def _pooling_sql(gen: SparkGenerator, e: nodes.Pooling) -> str:
+    grid = f" {gen.sql(e, 'grid')}" if e.args.get("grid") else ""
+    return f"POOL {e.this}{grid}"
+
+
+def _create_cnn_sql(gen: SparkGenerator, e: nodes.CreateCnn) -> str:
+    replace = " OR REPLACE" if e.args.get("replace") else ""
+    text = f"CREATE{replace} CNN {gen.sql(e, 'this')} FROM {gen.sql(e, 'source')}"
+    if e.args.get("weights"):
+        text += f" {gen.sql(e, 'weights')}"
+    if e.args.get("options"):
+        text += f" OPTIONS ({_csv(gen, e.args['options'])})"
+    return text
+
+
+def _drop_cnn_sql(gen: SparkGenerator, e: nodes.DropCnn) -> str:
+    exists = " IF EXISTS" if e.args.get("exists") else ""
+    return f"DROP CNN{exists} {gen.sql(e, 'this')}"
+
+
 class VistaGenerator(SparkGenerator):
     TRANSFORMS = {
         **SparkGenerator.TRANSFORMS,
@@ -79,4 +101,10 @@ class VistaGenerator(SparkGenerator):
         nodes.Source: _source_sql,
         nodes.Train: _train_sql,
         nodes.OptionEQ: _option_sql,
+        nodes.ModelFile: lambda gen, e: f"MODEL {gen.sql(e, 'this')}",
+        nodes.Pooling: _pooling_sql,
+        nodes.CreateCnn: _create_cnn_sql,
+        nodes.DropCnn: _drop_cnn_sql,
+        nodes.ShowCnns: lambda gen, e: "SHOW CNNS",
+        nodes.DescribeCnn: lambda gen, e: f"DESCRIBE CNN {gen.sql(e, 'this')}",
     }

@@ -12,8 +12,9 @@ class TransferFeatures(exp.Expression):
     """TRANSFER FEATURES FROM <cnn> ... TRAIN <model> (...)."""
 
     arg_types = {
-        "this": True,  # the CNN name (Identifier)
+        "this": True,  # the CNN name (Identifier) or a ModelFile
         "weights": False,  # Weights
+        "pooling": False,  # Pooling
         "layers": False,  # list[Identifier]; empty when `top` is set
         "top": False,  # Literal: LAYERS TOP k
         "images": True,  # Source with key and image columns
@@ -56,3 +57,39 @@ class OptionEQ(exp.Expression):
     """`name = literal` inside TRAIN (...) or OPTIONS (...)."""
 
     arg_types = {"this": True, "expression": True}
+
+
+class ModelFile(exp.Expression):
+    """FROM MODEL '<path>': a user's .keras/.h5 file or SavedModel directory."""
+
+    arg_types = {"this": True}
+
+
+class Pooling(exp.Expression):
+    """POOL MAX <grid> | POOL AVG <grid> | POOL NONE (flatten)."""
+
+    arg_types = {"this": True, "grid": False}  # this: "MAX" | "AVG" | "NONE"
+
+
+class CreateCnn(exp.Expression):
+    """CREATE [OR REPLACE] CNN <name> FROM ('<path>' | <cnn> [WEIGHTS ...]) [OPTIONS (...)]."""
+
+    arg_types = {"this": True, "source": True, "weights": False, "replace": False, "options": False}
+
+
+class DropCnn(exp.Expression):
+    """DROP CNN [IF EXISTS] <name>."""
+
+    arg_types = {"this": True, "exists": False}
+
+
+class ShowCnns(exp.Expression):
+    """SHOW CNNS."""
+
+    arg_types = {}
+
+
+class DescribeCnn(exp.Expression):
+    """DESCRIBE CNN <name>: the layer roster."""
+
+    arg_types = {"this": True}

@@ -28,7 +28,36 @@ class VistaParser(SparkParser):
             self._retreat(start)
         elif self._match_text_seq("TRANSFER", "FEATURES"):
             return self._parse_transfer()
+        elif self._match_text_seq("CREATE", "CNN"):
+            return self._parse_create_cnn(replace=False)
+        elif self._match_text_seq("CREATE", "OR", "REPLACE", "CNN"):
+            return self._parse_create_cnn(replace=True)
+        elif self._match_text_seq("DROP", "CNN"):
+            exists = self._match_text_seq("IF", "EXISTS")
+            name = self._expect_identifier("a CNN name")
+            return self.expression(nodes.DropCnn(this=name, exists=exists or None))
+        elif self._match_text_seq("SHOW", "CNNS"):
+            return self.expression(nodes.ShowCnns())
+        elif self._match_text_seq("DESCRIBE", "CNN") or self._match_text_seq("DESC", "CNN"):
+            return self.expression(nodes.DescribeCnn(this=self._expect_identifier("a CNN name")))
         return super()._parse_statement()
+
+    def _parse_create_cnn(self, replace: bool) -> nodes.CreateCnn:
+        name = self._expect_identifier("a name for the CNN")
+        self._expect("FROM", what="FROM '<model file>' or FROM <cnn> [WEIGHTS ...]")
+        weights = None
+        source = self._parse_string()
+        if not isinstance(source, exp.Literal):
+            source = self._expect_identifier("a quoted model path or a CNN name")
+            weights = self._parse_weights() if self._match_text_seq("WEIGHTS") else None
+        options = None
+        if self._match_text_seq("OPTIONS"):
+            options = self._parse_wrapped_csv(self._parse_option)
+        return self.expression(
+            nodes.CreateCnn(
+                this=name, source=source, weights=weights, replace=replace or None, options=options
+            )
+        )
 
     def _expect(self, *words: str, what: str | None = None) -> None:
         if not self._match_text_seq(*words):
@@ -44,8 +73,15 @@ class VistaParser(SparkParser):
 
     def _parse_transfer(self) -> nodes.TransferFeatures:
         self._expect("FROM")
-        cnn = self._expect_identifier("a CNN name")
-        weights = self._parse_weights() if self._match_text_seq("WEIGHTS") else None
+        weights = None
+        if self._match_text_seq("MODEL"):
+            path = self._parse_string()
+            if not isinstance(path, exp.Literal):
+                self.raise_error("expected a quoted model path after FROM MODEL")
+            cnn: exp.Expr = self.expression(nodes.ModelFile(this=path))
+        else:
+            cnn = self._expect_identifier("a CNN name")
+            weights = self._parse_weights() if self._match_text_seq("WEIGHTS") else None
         self._expect("LAYERS")
         layers, top = None, None
         if self._match(TokenType.TOP) or self._match_text_seq("TOP"):
@@ -54,6 +90,7 @@ class VistaParser(SparkParser):
                 self.raise_error("expected a number of layers after LAYERS TOP")
         else:
             layers = self._parse_wrapped_csv(lambda: self._expect_identifier("a layer name"))
+        pooling = self._parse_pooling() if self._match_text_seq("POOL") else None
         self._expect("ON", what="ON <images table> (<key>, <image>)")
         images = self._parse_source(with_columns=True)
         self._expect("JOIN", what="JOIN <structured table>")
@@ -87,6 +124,7 @@ class VistaParser(SparkParser):
             nodes.TransferFeatures(
                 this=cnn,
                 weights=weights,
+                pooling=pooling,
                 layers=layers,
                 top=top,
                 images=images,
@@ -100,6 +138,17 @@ class VistaParser(SparkParser):
                 options=options,
             )
         )
+
+    def _parse_pooling(self) -> nodes.Pooling:
+        if self._match_text_seq("NONE"):
+            return self.expression(nodes.Pooling(this="NONE"))
+        if not (self._match_text_seq("MAX") or self._match_text_seq("AVG")):
+            self.raise_error("expected MAX <grid>, AVG <grid> or NONE after POOL")
+        kind = self._prev.text.upper()
+        grid = self._parse_number()
+        if not isinstance(grid, exp.Literal):
+            self.raise_error(f"expected a grid size after POOL {kind}")
+        return self.expression(nodes.Pooling(this=kind, grid=grid))
 
     def _parse_weights(self) -> nodes.Weights:
         if self._match_text_seq("RANDOM"):

@@ -1,8 +1,9 @@
 """Tokenizing for the vista dialect.
 
-Spark's tokenizer treats EXPLAIN as a command and folds the rest of the statement into one string.
-EXPLAIN TRANSFER must be parsed, so exactly that string is re-tokenized in place; every other
-EXPLAIN keeps Spark's tokens, so plain Spark SQL parses as it does in sqlglot's Spark dialect.
+Spark's tokenizer treats EXPLAIN and SHOW as commands and folds the rest of the statement into one
+string. EXPLAIN TRANSFER and SHOW CNNS must be parsed, so exactly those strings are re-tokenized in
+place; every other command keeps Spark's tokens, so plain Spark SQL parses as it does in sqlglot's
+Spark dialect.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ import re
 from sqlglot.dialects.spark import Spark
 from sqlglot.tokens import Token, TokenType
 
-_OURS_AFTER_EXPLAIN = re.compile(r"\s*(COST\s+)?TRANSFER\s+FEATURES\b", re.IGNORECASE)
+# What follows a command word when the statement is one of ours.
+OURS_AFTER_COMMAND = {
+    "EXPLAIN": re.compile(r"\s*(COST\s+)?TRANSFER\s+FEATURES\b", re.IGNORECASE),
+    "SHOW": re.compile(r"\s*(CNNS|SAVED\s+MODELS)\s*$", re.IGNORECASE),
+}
 
 
 class VistaTokenizer(Spark.Tokenizer):
@@ -24,12 +29,13 @@ class VistaTokenizer(Spark.Tokenizer):
             token = tokens[i]
             out.append(token)
             following = tokens[i + 1] if i + 1 < len(tokens) else None
+            ours = OURS_AFTER_COMMAND.get(token.text.upper())
             if (
-                token.token_type == TokenType.COMMAND
-                and token.text.upper() == "EXPLAIN"
+                ours is not None
+                and token.token_type in self.COMMANDS
                 and following is not None
                 and following.token_type == TokenType.STRING
-                and _OURS_AFTER_EXPLAIN.match(following.text)
+                and ours.match(following.text)
             ):
                 offset = sql.index(following.text, token.end + 1)
                 inner = type(self)().tokenize(following.text)

@@ -12,7 +12,7 @@ def render(plan: PhysicalPlan, statement_id: int) -> str:
     lines = [
         "== vista_sql plan ==",
         f"strategy: {plan.strategy}, join {plan.join_placement} inference",
-        f"cnn: {q.cnn}, weights {q.weights.describe()}",
+        f"cnn: {q.cnn.name} ({q.cnn.describe()}); pooling {q.pooling.describe()}",
         f"images: {q.images.name} (key {q.key}, image {q.image}); structured: {q.structured.name}",
         f"train: {q.model} ({params}) on {len(q.features)} structured features"
         f" + image features; label {q.label}; test split {q.split} (seed {q.seed})",

@@ -12,29 +12,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vista_sql.catalog import images, pooling, staging, weights, zoo
+from vista_sql.catalog import images, models, pooling, staging
 
 
 @dataclass(frozen=True)
 class StageTask:
-    cnn: str
-    weights: weights.WeightsRef
+    model: models.ModelRef
     layers: tuple[str, ...]  # every layer of the statement, shallowest first
     index: int  # which of them this stage computes
-    grid: int
+    pooling: pooling.Pooling
     batch_size: int
     threads: int
 
 
-_models: dict[tuple, object] = {}
 _runners: dict[StageTask, StageRunner] = {}
-
-
-def model_for(cnn: str, weights_ref: weights.WeightsRef, threads: int | None = None):
-    key = (cnn, weights_ref)
-    if key not in _models:
-        _models[key] = weights.build(zoo.lookup(cnn), weights_ref, threads)
-    return _models[key]
 
 
 def runner_for(task: StageTask) -> StageRunner:
@@ -46,8 +37,8 @@ def runner_for(task: StageTask) -> StageRunner:
 class StageRunner:
     def __init__(self, task: StageTask):
         self.task = task
-        self.spec = zoo.lookup(task.cnn)
-        model = model_for(task.cnn, task.weights, task.threads)
+        model = models.model_for(task.model, task.threads)
+        self.input_size = task.model.input_size(model)
         self.cut = staging.plan_cuts(model, list(task.layers))[task.index]
         self.model = staging.stage_model(model, self.cut)
         self.input_shapes = [tuple(t.shape[1:]) for t in self.model.inputs]
@@ -61,7 +52,7 @@ class StageRunner:
         tensors: list = [None] * rows
         if good:
             outputs = self._predict(inputs)
-            pooled = pooling.max_pool_grid(outputs[self.cut.feature_output], self.task.grid)
+            pooled = pooling.pool(outputs[self.cut.feature_output], self.task.pooling)
             frontier = [outputs[i] for i in self.cut.frontier]
             for slot, row in enumerate(good):
                 features[row] = pooled[slot]
@@ -73,13 +64,13 @@ class StageRunner:
             decoded, good = [], []
             for row, data in enumerate(column):
                 try:
-                    decoded.append(images.decode(data, self.spec.input_size))
+                    decoded.append(images.decode(data, self.input_size))
                     good.append(row)
                 except images.ImageDecodeError as error:
                     errors[row] = str(error)
             if not decoded:
                 return [], good
-            return [self.spec.preprocess(np.stack(decoded))], good
+            return [self.task.model.preprocess(np.stack(decoded))], good
         good = list(range(len(column)))
         per_input = [
             np.stack([np.frombuffer(row[k], dtype=np.float32).reshape(shape) for row in column])

@@ -150,11 +150,10 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
                 ),
                 features=_sql(features),
                 task=StageTask(
-                    cnn=q.cnn,
-                    weights=q.weights,
+                    model=q.cnn,
                     layers=layers,
                     index=stage.index,
-                    grid=q.grid,
+                    pooling=q.pooling,
                     batch_size=config.batch_size,
                     threads=config.tf_threads,
                 ),

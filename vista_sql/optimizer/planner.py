@@ -8,6 +8,7 @@ replace it.
 from __future__ import annotations
 
 import os
+import re
 
 from vista_sql.plan.nodes import ExecConfig, PhysicalPlan, Stage, TransferQuery
 
@@ -32,7 +33,9 @@ def configure(query: TransferQuery, parallelism: int, cores: int | None = None) 
 
 
 def udf_name(query: TransferQuery, index: int) -> str:
-    return f"vista_{query.cnn}_stage{index}"
+    # Registered CNN names are identifiers, but a model file's name may hold any character.
+    safe = re.sub(r"[^0-9a-zA-Z_]", "_", query.cnn.name.lower())
+    return f"vista_{safe}_stage{index}"
 
 
 def plan(query: TransferQuery, parallelism: int, cores: int | None = None) -> PhysicalPlan:

@@ -12,11 +12,12 @@ import itertools
 from pyspark.errors import PySparkException
 from sqlglot import exp
 
-from vista_sql.catalog import pooling, staging, weights, zoo
+from vista_sql.catalog import models as cnn_models
+from vista_sql.catalog import pooling, roster, staging, weights, zoo
 from vista_sql.dialect import nodes
-from vista_sql.errors import VistaBindError, did_you_mean
-from vista_sql.execution import inference
+from vista_sql.errors import VistaBindError, did_you_mean, find_named
 from vista_sql.ml import models
+from vista_sql.plan import options as option_specs
 from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
 from vista_sql.plan.values import literal_value, position
 
@@ -25,7 +26,6 @@ IMAGES, TABLE = "img", "tab"
 NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"}
 DEFAULT_SPLIT = 0.2
 DEFAULT_SEED = 42
-OPTIONS = {"seed": int, "batch_size": int, "partitions": int, "pool_grid": int}
 
 _view_ids = itertools.count(1)
 
@@ -40,21 +40,20 @@ def _is_numeric(spark_type: str) -> bool:
 
 
 class Binder:
-    def __init__(self, spark):
+    def __init__(self, spark, registry: dict[str, cnn_models.ModelRef] | None = None):
         self.spark = spark
+        self.registry = registry or {}  # CNNs created in this session with CREATE CNN
         self.temp_views: list[str] = []  # registered for subqueries; the caller drops them
 
     def bind(self, stmt: nodes.TransferFeatures) -> TransferQuery:
-        options = self._options(stmt.args.get("options") or [])
-        cnn_node = stmt.this
+        options = option_specs.read(stmt.args.get("options") or [], option_specs.TRANSFER_OPTIONS)
+        ref = self.model_ref(stmt.this, stmt.args.get("weights"), options)
         try:
-            spec = zoo.lookup(cnn_node.name)
+            model = cnn_models.model_for(ref)
         except VistaBindError as error:
-            raise error.at(*position(cnn_node)) from None
-        weights_ref = self._weights(stmt.args.get("weights"), options)
-        weights.check_available(spec, weights_ref)
-        grid = options.get("pool_grid", pooling.DEFAULT_GRID)
-        layers = self._layers(stmt, spec, weights_ref, grid)
+            raise error.at(*position(stmt.this)) from None
+        pool = self._pooling(stmt.args.get("pooling"))
+        layers = self._layers(stmt, ref, model, pool)
 
         img_src, tab_src = stmt.args["images"], stmt.args["structured"]
         images = self._relation(img_src, "images")
@@ -104,8 +103,7 @@ class Binder:
         split = self._split(stmt.args.get("split"))
         materialize = stmt.args.get("materialize")
         return TransferQuery(
-            cnn=spec.name,
-            weights=weights_ref,
+            cnn=ref,
             layers=layers,
             images=images,
             key=key,
@@ -121,31 +119,38 @@ class Binder:
             seed=options.get("seed", DEFAULT_SEED),
             materialize=materialize.name if materialize is not None else None,
             options=tuple(sorted(options.items())),
-            grid=grid,
+            pooling=pool,
         )
 
     # -- pieces -------------------------------------------------------------------------------
 
-    def _options(self, given: list[nodes.OptionEQ]) -> dict[str, object]:
-        options: dict[str, object] = {}
-        for option in given:
-            name = option.this.name.lower()
-            if name not in OPTIONS:
-                raise _error(
-                    f"unknown option '{option.this.name}'{did_you_mean(name, OPTIONS)}", option.this
-                )
-            value = literal_value(option.expression)
-            if (
-                not isinstance(value, OPTIONS[name])
-                or isinstance(value, bool)
-                or value < 1
-                and name != "seed"
-            ):
-                raise _error(
-                    f"option '{name}' must be a positive integer, not {value!r}", option.this
-                )
-            options[name] = value
-        return options
+    def model_ref(self, node: exp.Expr, weights_node, options: dict) -> cnn_models.ModelRef:
+        """The CNN a statement names: a model file, a CNN created in the session, or the zoo."""
+        if isinstance(node, nodes.ModelFile):
+            path = node.this.name
+            return cnn_models.ModelRef(
+                name=path.rstrip("/").rsplit("/", 1)[-1].split(".")[0] or "model",
+                path=path,
+                unsafe=bool(options.get("unsafe_deserialization", False)),
+                preprocess_mode=str(options.get("preprocess", "none")),
+            )
+        created = self.registry.get(node.name.lower())
+        if created is not None:
+            if weights_node is not None:
+                raise _error(f"CNN '{node.name}' was created with its own weights", weights_node)
+            return created
+        try:
+            spec = find_named({**zoo.ZOO, **self.registry}, node.name, "CNN")
+        except VistaBindError as error:
+            raise error.at(*position(node)) from None
+        ref = cnn_models.ModelRef(
+            name=spec.name, zoo=spec.name, weights=self._weights(weights_node, options)
+        )
+        try:
+            weights.check_available(spec, ref.weights)
+        except VistaBindError as error:
+            raise error.at(*position(weights_node or node)) from None
+        return ref
 
     @staticmethod
     def _weights(node: nodes.Weights | None, options: dict) -> weights.WeightsRef:
@@ -153,37 +158,47 @@ class Binder:
             return weights.WeightsRef("imagenet")
         if node.args.get("random"):
             seed = node.args.get("seed")
-            return weights.WeightsRef(
-                "random", seed=int(seed.name) if seed else options.get("seed", 0)
-            )
+            chosen = int(seed.name) if seed else options.get("seed", 0)
+            return weights.WeightsRef("random", seed=chosen)
         name = node.this.name
         if name.lower() == "imagenet":
             return weights.WeightsRef("imagenet")
         return weights.WeightsRef("file", path=name)
 
     @staticmethod
-    def _layers(stmt, spec, weights_ref, grid) -> tuple[LayerRef, ...]:
-        model = inference.model_for(spec.name, weights_ref)
-        known = {layer.name for layer in model.layers}
+    def _pooling(node: nodes.Pooling | None) -> pooling.Pooling:
+        if node is None:
+            return pooling.DEFAULT
+        if node.this == "NONE":
+            return pooling.Pooling("none", 1)
+        grid = int(node.args["grid"].name)
+        if grid < 1:
+            raise _error(f"POOL {node.this} needs a grid of at least 1, not {grid}", node)
+        return pooling.Pooling(node.this.lower(), grid)
+
+    @staticmethod
+    def _layers(stmt, ref, model, pool) -> tuple[LayerRef, ...]:
+        known = roster.layer_names(model)
         top = stmt.args.get("top")
         if top is not None:
+            candidates = roster.roster(ref, model)
             count = int(top.name)
-            if not 1 <= count <= len(spec.roster):
+            if not 1 <= count <= len(candidates):
                 raise _error(
-                    f"LAYERS TOP needs 1..{len(spec.roster)} for {spec.name}, not {count}", top
+                    f"LAYERS TOP needs 1..{len(candidates)} for {ref.name}, not {count}", top
                 )
-            requested = list(spec.roster[-count:])
+            requested = list(candidates[-count:])
         else:
             requested = []
             for node in stmt.args.get("layers") or []:
                 if node.name not in known:
                     hint = did_you_mean(node.name, known)
-                    raise _error(f"unknown layer '{node.name}' for {spec.name}{hint}", node)
+                    raise _error(f"unknown layer '{node.name}' for {ref.name}{hint}", node)
                 requested.append(node.name)
         refs = []
         for name in staging.ordered_layers(model, requested):
             shape = tuple(int(d) for d in model.get_layer(name).output.shape[1:])
-            refs.append(LayerRef(name, shape, pooling.pooled_dim(shape, grid)))
+            refs.append(LayerRef(name, shape, pooling.pooled_dim(shape, pool)))
         return tuple(refs)
 
     def _relation(self, source: nodes.Source, role: str) -> Relation:

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 
-from vista_sql.catalog.weights import WeightsRef
+from vista_sql.catalog.models import ModelRef
+from vista_sql.catalog.pooling import DEFAULT as DEFAULT_POOLING
+from vista_sql.catalog.pooling import Pooling
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,7 @@ class LayerRef:
 
 @dataclass(frozen=True)
 class TransferQuery:
-    cnn: str
-    weights: WeightsRef
+    cnn: ModelRef
     layers: tuple[LayerRef, ...]  # shallowest first
     images: Relation
     key: str
@@ -51,7 +52,7 @@ class TransferQuery:
     seed: int
     materialize: str | None
     options: tuple[tuple[str, object], ...] = field(default=())
-    grid: int = 2
+    pooling: Pooling = DEFAULT_POOLING
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,58 @@
+"""OPTIONS (...) of our statements: the known names, their types and allowed values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from vista_sql.catalog.models import PREPROCESS_MODES
+from vista_sql.dialect import nodes
+from vista_sql.errors import VistaBindError, did_you_mean
+from vista_sql.plan.values import literal_value, position
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    kind: type
+    accepts: Callable[[object], bool]
+    expected: str
+
+
+def _positive(value) -> bool:
+    return value >= 1
+
+
+TRANSFER_OPTIONS: dict[str, OptionSpec] = {
+    "seed": OptionSpec(int, lambda v: v >= 0, "a non-negative integer"),
+    "batch_size": OptionSpec(int, _positive, "a positive integer"),
+    "partitions": OptionSpec(int, _positive, "a positive integer"),
+    "unsafe_deserialization": OptionSpec(bool, lambda v: True, "true or false"),
+    "preprocess": OptionSpec(
+        str, lambda v: v in PREPROCESS_MODES, f"one of {', '.join(PREPROCESS_MODES)}"
+    ),
+}
+MODEL_OPTIONS = ("unsafe_deserialization", "preprocess")
+
+
+def read(given: Iterable[nodes.OptionEQ], allowed: Iterable[str]) -> dict[str, object]:
+    known = {name: TRANSFER_OPTIONS[name] for name in allowed}
+    options: dict[str, object] = {}
+    for option in given:
+        name = option.this.name.lower()
+        line, col = position(option.this)
+        spec = known.get(name)
+        if spec is None:
+            raise VistaBindError(
+                f"unknown option '{option.this.name}'{did_you_mean(name, known)}", line, col
+            )
+        value = literal_value(option.expression)
+        if spec.kind is str and isinstance(value, str):
+            value = value.lower()
+        # bool is an int in Python; an integer option must not accept TRUE.
+        typed = isinstance(value, spec.kind) and (spec.kind is bool) == isinstance(value, bool)
+        if not typed or not spec.accepts(value):
+            raise VistaBindError(
+                f"option '{name}' must be {spec.expected}, not {value!r}", line, col
+            )
+        options[name] = value
+    return options
