@@ -3,12 +3,16 @@
 For layers l1 < l2 < ... (by topological position), stage i is the sub-model whose inputs are the
 tensors crossing cut i-1 (the frontier) and whose outputs are l_i's output plus the tensors crossing
 cut i. Stage i+1 therefore continues from stage i's frontier without recomputing anything, even when
-skip connections cross the cut (several frontier tensors).
+skip connections cross the cut (several frontier tensors). A frontier tensor that a stage only
+passes on (a skip connection spanning the whole stage) is copied, not recomputed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
+from keras.src.ops.function import make_node_key
 
 
 @dataclass(frozen=True)
@@ -20,18 +24,28 @@ class StageCut:
     frontier: tuple[int, ...]  # indices into outputs handed to the next stage
 
 
+@dataclass(frozen=True)
+class _Graph:
+    position: dict  # op name → topological position
+    tensors: dict  # tensor name → KerasTensor
+    producer: dict  # tensor name → position of the op making it (-1 for model inputs)
+    last_consumer: dict  # tensor name → position of its last consumer
+
+
 def _tensor_name(tensor) -> str:
     history = tensor._keras_history
     return f"{history.operation.name}:{history.node_index}:{history.tensor_index}"
 
 
-def _graph(model):
-    """(position of each op, {tensor name: tensor}, {tensor name: producer pos}, consumers)."""
+def _graph(model) -> _Graph:
+    # Only the model's own nodes: building a sub-model from inner tensors makes Keras clone the
+    # graph and add nodes to the shared layers, which must not leak into later cuts.
+    own = model._nodes
     position = {op.name: i for i, op in enumerate(model.operations)}
     tensors, producer, last_consumer = {}, {}, {}
     for op in model.operations:
-        for node in op._inbound_nodes:
-            if node.operation is not op:
+        for index, node in enumerate(op._inbound_nodes):
+            if make_node_key(op, index) not in own:
                 continue
             for tensor in node.output_tensors:
                 name = _tensor_name(tensor)
@@ -43,7 +57,7 @@ def _graph(model):
     for tensor in model.inputs:
         tensors[_tensor_name(tensor)] = tensor
         producer[_tensor_name(tensor)] = -1
-    return position, tensors, producer, last_consumer
+    return _Graph(position, tensors, producer, last_consumer)
 
 
 def ancestors(tensor) -> tuple[set[str], set[str]]:
@@ -58,10 +72,8 @@ def ancestors(tensor) -> tuple[set[str], set[str]]:
             continue
         seen_tensors.add(name)
         history = current._keras_history
-        op = history.operation
-        seen_ops.add(op.name)
-        node = op._inbound_nodes[history.node_index]
-        stack.extend(node.input_tensors)
+        seen_ops.add(history.operation.name)
+        stack.extend(history.operation._inbound_nodes[history.node_index].input_tensors)
     return seen_tensors, seen_ops
 
 
@@ -71,25 +83,34 @@ def ordered_layers(model, layers: list[str]) -> list[str]:
     return sorted(dict.fromkeys(layers), key=position.__getitem__)
 
 
+def _crossing(graph: _Graph, cut: int) -> list[str]:
+    return [
+        name
+        for name, made_at in graph.producer.items()
+        if made_at <= cut < graph.last_consumer.get(name, -1)
+    ]
+
+
+def crossing_count(model, layer: str) -> int:
+    """How many tensors cross a cut right after `layer` (1 means a clean cut point)."""
+    graph = _graph(model)
+    return len(_crossing(graph, graph.position[layer]))
+
+
 def plan_cuts(model, layers: list[str]) -> list[StageCut]:
-    position, _, producer, last_consumer = _graph(model)
+    graph = _graph(model)
     # Only tensors the deepest requested layer depends on are worth handing on: a branch that
     # feeds, say, only the classifier head past that layer is never computed.
     needed, _ = ancestors(model.get_layer(layers[-1]).output)
     cuts: list[StageCut] = []
     inputs = tuple(_tensor_name(t) for t in model.inputs)
     for index, layer in enumerate(layers):
-        cut = position[layer]
         feature = _tensor_name(model.get_layer(layer).output)
         is_last = index == len(layers) - 1
         crossing = (
             ()
             if is_last
-            else tuple(
-                name
-                for name, made_at in producer.items()
-                if made_at <= cut < last_consumer.get(name, -1)
-            )
+            else tuple(name for name in _crossing(graph, graph.position[layer]) if name in needed)
         )
         outputs = tuple(dict.fromkeys((feature, *crossing)))
         cuts.append(
@@ -105,21 +126,26 @@ def plan_cuts(model, layers: list[str]) -> list[StageCut]:
     return cuts
 
 
-def crossing_count(model, layer: str) -> int:
-    """How many tensors cross a cut right after `layer` (1 means a clean cut point)."""
-    position, _, producer, last_consumer = _graph(model)
-    cut = position[layer]
-    return sum(
-        1 for name, made_at in producer.items() if made_at <= cut < last_consumer.get(name, -1)
-    )
+class Stage:
+    """One stage as something to run: a Keras sub-model plus the tensors it passes straight on."""
 
+    def __init__(self, model, cut: StageCut):
+        import keras
 
-def stage_model(model, cut: StageCut):
-    import keras
+        graph = _graph(model)
+        self.cut = cut
+        self.computed = [name for name in cut.outputs if name not in cut.inputs]
+        self.model = keras.Model(
+            inputs=[graph.tensors[name] for name in cut.inputs],
+            outputs=[graph.tensors[name] for name in self.computed],
+            name=f"stage_{cut.layer}",
+        )
+        self.input_shapes = [tuple(graph.tensors[n].shape[1:]) for n in cut.inputs]
 
-    _, tensors, _, _ = _graph(model)
-    return keras.Model(
-        inputs=[tensors[name] for name in cut.inputs],
-        outputs=[tensors[name] for name in cut.outputs],
-        name=f"stage_{cut.layer}",
-    )
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Outputs in `cut.outputs` order for one batch of inputs in `cut.inputs` order."""
+        produced = self.model.predict_on_batch(inputs if len(inputs) > 1 else inputs[0])
+        produced = produced if isinstance(produced, (list, tuple)) else [produced]
+        by_name = dict(zip(self.cut.inputs, inputs, strict=True))
+        by_name.update(zip(self.computed, (np.asarray(p) for p in produced), strict=True))
+        return [by_name[name] for name in self.cut.outputs]

@@ -40,8 +40,8 @@ class StageRunner:
         model = models.model_for(task.model, task.threads)
         self.input_size = task.model.input_size(model)
         self.cut = staging.plan_cuts(model, list(task.layers))[task.index]
-        self.model = staging.stage_model(model, self.cut)
-        self.input_shapes = [tuple(t.shape[1:]) for t in self.model.inputs]
+        self.stage = staging.Stage(model, self.cut)
+        self.input_shapes = self.stage.input_shapes
 
     def run(self, column: pd.Series) -> pd.DataFrame:
         """Rows in (image bytes, or the previous stage's tensors) → features, tensors, error."""
@@ -88,7 +88,5 @@ class StageRunner:
                 batch = [
                     np.concatenate([x, np.zeros((short, *x.shape[1:]), x.dtype)]) for x in batch
                 ]
-            out = self.model.predict_on_batch(batch if len(batch) > 1 else batch[0])
-            out = out if isinstance(out, list) else [out]
-            chunks.append([np.asarray(o)[: step - short] for o in out])
+            chunks.append([o[: step - short] for o in self.stage.predict(batch)])
         return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
