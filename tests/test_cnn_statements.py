@@ -61,6 +61,7 @@ def test_vista_features_and_vista_predict_in_plain_sql(vista, spark, demo_views)
 def test_pool_none_flattens(vista, demo_views):
     rows = vista.sql(
         "TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (out_relu) POOL NONE "
-        "ON images (id, content) JOIN products USING (id) TRAIN logistic_regression (LABEL is_popular)"
+        "ON images (id, content) JOIN products USING (id) "
+        "TRAIN logistic_regression (LABEL is_popular)"
     ).collect()
     assert rows[1].feature_dim == 3 + 7 * 7 * 1280

@@ -10,7 +10,10 @@ from vista_sql.catalog import images, pooling
 from vista_sql.errors import VistaBindError
 
 FEW = "CREATE OR REPLACE TEMPORARY VIEW few AS SELECT * FROM images WHERE id <= 6"
-TAIL = "ON few AS i (id, content) JOIN products USING (id) TRAIN logistic_regression (LABEL is_popular)"
+TAIL = (
+    "ON few AS i (id, content) JOIN products USING (id) "
+    "TRAIN logistic_regression (LABEL is_popular)"
+)
 
 
 @pytest.fixture(scope="module")
