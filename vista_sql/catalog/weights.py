@@ -36,12 +36,20 @@ def keras_cache_dir() -> Path:
 def check_available(spec: CnnSpec, weights: WeightsRef) -> None:
     """Fail at bind time, with the file to fetch, rather than inside a Spark task."""
     if weights.kind == "imagenet":
+        if not spec.imagenet_file:
+            raise VistaBindError(f"{spec.name} has no ImageNet weights; use WEIGHTS RANDOM or a file")
         expected = keras_cache_dir() / spec.imagenet_file
         if not expected.exists():
-            raise VistaBindError(
-                f"ImageNet weights for {spec.name} are not in the Keras cache: put "
-                f"{spec.imagenet_file} in {expected.parent} (or use WEIGHTS RANDOM)"
-            )
+            try:
+                # Where a network exists, Keras downloads the file into its cache on first use.
+                backend.keras()
+                getattr(spec.module(), spec.builder)(weights="imagenet")
+            except Exception:
+                raise VistaBindError(
+                    f"ImageNet weights for {spec.name} are not in the Keras cache and cannot be "
+                    f"downloaded: put {spec.imagenet_file} in {expected.parent} "
+                    "(or use WEIGHTS RANDOM)"
+                ) from None
     elif weights.kind == "file" and not Path(weights.path).exists():
         raise VistaBindError(f"weights file '{weights.path}' does not exist")
 
