@@ -85,7 +85,7 @@ def test_where_on_structured_columns_filters_rows_before_training(vista, spark):
 def test_explain_shows_the_plan_and_its_sql_without_running(vista, spark):
     text = vista.sql("EXPLAIN " + STATEMENT.format(where="", materialize="")).first()[0]
     assert "strategy: staged, join before inference" in text
-    assert "0: block_15_add (7, 7, 160) -> 640 features via vista_mobilenetv2_stage0" in text
+    assert "Stage 0 [staged] block_15_add via vista_mobilenetv2_stage0(reads images)" in text
     assert "CACHE TABLE `__vista_" in text
     assert "vista_mobilenetv2_stage1(`__vista_out`.`tensors`)" in text
     assert not [t for t in spark.catalog.listTables() if t.name.startswith("__vista_")]

@@ -39,6 +39,7 @@ class VistaSession:
             spark = local_session(master, conf)
         self.spark = spark
         self.cnns: dict = {}  # CREATE CNN name → ModelRef, for this session only
+        self.last_metrics: dict = {}  # of the last TRANSFER run: rows inferred per stage
         sql_functions.register(spark, self.cnns)
 
     def sql(self, text: str):
@@ -80,12 +81,13 @@ class VistaSession:
         statement_id = next(_statement_ids)
         try:
             query = binder.bind(transfer)
-            plan = planner.plan(query, self.spark.sparkContext.defaultParallelism)
+            plan = planner.plan(query, self.spark)
             if explain_only:
-                text = explain.render(plan, statement_id)
+                text = explain.render(plan, statement_id, with_cost=bool(tree.args.get("cost")))
                 return self.spark.createDataFrame([(text,)], "plan string")
             try:
-                return runner.run(self.spark, plan, statement_id)
+                self.last_metrics = {}
+                return runner.run(self.spark, plan, statement_id, self.last_metrics)
             except PySparkException as error:
                 raise VistaExecutionError(spark_message(error)) from None
         finally:

@@ -19,8 +19,8 @@ from keras.src.ops.function import make_node_key
 class StageCut:
     layer: str
     inputs: tuple[str, ...]  # tensor names; the first stage reads the model input
-    outputs: tuple[str, ...]  # de-duplicated; features come from `feature_output`
-    feature_output: int
+    outputs: tuple[str, ...]  # de-duplicated; features come from `feature_outputs`
+    feature_outputs: tuple[int, ...]  # one per layer the stage yields features for
     frontier: tuple[int, ...]  # indices into outputs handed to the next stage
 
 
@@ -118,12 +118,25 @@ def plan_cuts(model, layers: list[str]) -> list[StageCut]:
                 layer=layer,
                 inputs=inputs,
                 outputs=outputs,
-                feature_output=outputs.index(feature),
+                feature_outputs=(outputs.index(feature),),
                 frontier=tuple(outputs.index(name) for name in crossing),
             )
         )
         inputs = crossing
     return cuts
+
+
+def single_pass_cut(model, layers: list[str]) -> StageCut:
+    """One stage from the model input to every layer at once (the eager plan)."""
+    names = tuple(_tensor_name(model.get_layer(layer).output) for layer in layers)
+    outputs = tuple(dict.fromkeys(names))
+    return StageCut(
+        layer=layers[-1],
+        inputs=tuple(_tensor_name(t) for t in model.inputs),
+        outputs=outputs,
+        feature_outputs=tuple(outputs.index(name) for name in names),
+        frontier=(),
+    )
 
 
 class Stage:

@@ -37,7 +37,9 @@ def check_available(spec: CnnSpec, weights: WeightsRef) -> None:
     """Fail at bind time, with the file to fetch, rather than inside a Spark task."""
     if weights.kind == "imagenet":
         if not spec.imagenet_file:
-            raise VistaBindError(f"{spec.name} has no ImageNet weights; use WEIGHTS RANDOM or a file")
+            raise VistaBindError(
+                f"{spec.name} has no ImageNet weights; use WEIGHTS RANDOM or a weights file"
+            )
         expected = keras_cache_dir() / spec.imagenet_file
         if not expected.exists():
             try:
@@ -55,7 +57,10 @@ def check_available(spec: CnnSpec, weights: WeightsRef) -> None:
 
 
 def build(spec: CnnSpec, weights: WeightsRef, threads: int | None = None):
-    backend.keras(threads)  # quiet import, thread budget fixed before TensorFlow starts
+    keras = backend.keras(threads)  # quiet import, thread budget fixed before TF starts
+    # Layers a builder leaves unnamed get a per-process counter suffix (a second MobileNetV2
+    # would have "global_average_pooling2d_1"); reset it so every build has the same names.
+    keras.utils.clear_session(free_memory=False)
     factory = getattr(spec.module(), spec.builder)
     if weights.kind == "imagenet":
         return factory(weights=str(keras_cache_dir() / spec.imagenet_file))

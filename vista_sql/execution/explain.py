@@ -1,41 +1,116 @@
-"""EXPLAIN TRANSFER: the plan, its configuration and the Spark SQL each stage runs, as text."""
+"""EXPLAIN [COST] TRANSFER: the chosen plan as a tree, its configuration and memory, the Spark SQL
+each stage runs, and every rejected alternative with its estimate and why it lost."""
 
 from __future__ import annotations
 
+from vista_sql.catalog.roster import ALPHA
 from vista_sql.execution import lowering
+from vista_sql.optimizer import cost
+from vista_sql.optimizer import workload as workloads
 from vista_sql.plan.nodes import PhysicalPlan
 
+MB = 1e6
 
-def render(plan: PhysicalPlan, statement_id: int) -> str:
-    q, c = plan.query, plan.config
+
+def _mb(value: float) -> str:
+    return f"{value / MB:,.1f} MB"
+
+
+def _tree(plan: PhysicalPlan) -> list[str]:
+    q = plan.query
+    scan = [f"Scan {q.images.name} AS img (key {q.key}, image {q.image})"]
+    if plan.image_filter is not None:
+        scan[0] += f" WHERE {plan.image_filter.sql(dialect='spark')}"
+    table = f"Scan {q.structured.name} AS tab"
+    if plan.structured_filter is not None:
+        table += f" WHERE {plan.structured_filter.sql(dialect='spark')}"
+    join = f"Join {plan.join} ON {q.join_condition.sql(dialect='spark')}"
+    if plan.residual_filter is not None:
+        join += f" WHERE {plan.residual_filter.sql(dialect='spark')}"
+    lines = [
+        f"Train {q.model} per layer + structured-only baseline "
+        f"(label {q.label}, {len(q.features)} structured features)"
+    ]
+    for stage in reversed(plan.stages):
+        names = ", ".join(layer.name for layer in stage.layers)
+        source = "previous stage's tensors" if stage.reads == "tensors" else "images"
+        lines.append(
+            f"  Stage {stage.index} [{stage.cut}] {names} via {stage.udf_name}(reads {source}),"
+            f" est {_mb(stage.estimated_bytes)}, {plan.config.storage_level}"
+        )
+    if plan.join_placement == "before":
+        lines += [
+            f"    {join}  (before inference: only joined images are decoded)",
+            f"      {scan[0]}",
+            f"      {table}",
+        ]
+    else:
+        lines += [f"    {scan[0]}", f"  {join}  (after inference, per layer) with {table}"]
+    return lines
+
+
+def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> str:
+    q, c, s = plan.query, plan.config, plan.statistics
     params = ", ".join(f"{k}={v}" for k, v in q.params)
     lines = [
         "== vista_sql plan ==",
-        f"strategy: {plan.strategy}, join {plan.join_placement} inference",
+        f"strategy: {plan.strategy}, join {plan.join_placement} inference, join {plan.join}",
         f"cnn: {q.cnn.name} ({q.cnn.describe()}); pooling {q.pooling.describe()}",
-        f"images: {q.images.name} (key {q.key}, image {q.image}); structured: {q.structured.name}",
-        f"train: {q.model} ({params}) on {len(q.features)} structured features"
-        f" + image features; label {q.label}; test split {q.split} (seed {q.seed})",
-        "stages:",
+        f"train: {q.model} ({params}); test split {q.split} (seed {q.seed})",
+        *_tree(plan),
+        "== configuration ==",
+        f"parallelism {c.parallelism}, partitions {c.partitions}, inference batch {c.batch_size}"
+        f" (Arrow batch {c.batch_size}), TensorFlow threads per task {c.tf_threads}, "
+        f"storage {c.storage_level}",
     ]
-    for stage in plan.stages:
-        layer = stage.layer
+    if c.memory is not None:
+        m = c.memory
         lines.append(
-            f"  {stage.index}: {layer.name} {layer.output_shape} -> {layer.feature_dim} features"
-            f" via {stage.udf_name}, reads {stage.reads}"
+            f"memory per node: total {_mb(m.total)} = OS {_mb(m.os_reserve)} + Spark core "
+            f"{_mb(m.core)} + TensorFlow {_mb(m.inference)} + user {_mb(m.user)} + storage "
+            f"{_mb(m.storage)}"
         )
-    if q.materialize:
-        lines.append(f"materialize: {q.materialize}/<layer>/ (Parquet: {q.key}, features)")
-    lines += [
-        "configuration:",
-        f"  parallelism {c.parallelism}, partitions {c.partitions}, inference batch {c.batch_size},"
-        f" TensorFlow threads per task {c.tf_threads}, storage {c.storage_level}",
-        "== Spark SQL ==",
-    ]
+    lines += [f"not applied: {note}" for note in c.unapplied]
+    if s is not None:
+        lines.append(
+            f"statistics: {s.images} images ({s.image_bytes} B each on average), {s.joined} rows "
+            f"after the join and filters, structured side {_mb(s.structured_bytes)}"
+        )
+    lines.append("== alternatives ==")
+    for alt in plan.alternatives:
+        lines.append(
+            f"{alt.strategy:>6} join {alt.join_placement:<6} est {alt.seconds:8.1f} s, "
+            f"peak storage {_mb(alt.peak_bytes)}: {alt.verdict}"
+        )
+    if with_cost and s is not None:
+        lines += _cost_inputs(plan)
+    lines.append("== Spark SQL ==")
     for stage in lowering.lower(plan, statement_id):
-        lines.append(f"-- stage {stage.stage.index}: {stage.stage.layer.name}")
+        names = ", ".join(layer.name for layer in stage.stage.layers)
+        lines.append(f"-- stage {stage.stage.index}: {names}")
         lines.append(stage.cache + ";")
         if stage.uncache_previous:
             lines.append(stage.uncache_previous + ";")
-        lines.append(stage.features + ";")
+        lines += [select + ";" for select in stage.features]
     return "\n".join(lines)
+
+
+def _cost_inputs(plan: PhysicalPlan) -> list[str]:
+    work, footprint = workloads.build(plan.query, plan.statistics, plan.config.parallelism)
+    lines = [
+        "== cost inputs ==",
+        f"Eq. 1 row bytes = {ALPHA}·(8 + 8 + 4·floats)"
+        f" + carried {work.structured_row_bytes} B; rows before join {work.rows_before}, "
+        f"after {work.rows_after}",
+        f"throughput {cost.FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per core, decode "
+        f"{cost.DECODE_SECONDS * 1e3:.1f} ms/image, hand-over "
+        f"{cost.SERDE_SECONDS_PER_BYTE * 1e9:.1f} ns/byte each way, spill {1 / cost.SPILL_SECONDS_PER_BYTE / 1e6:.0f} MB/s",
+        f"model: {_mb(footprint.parameter_bytes)} parameters, {_mb(footprint.activation_bytes)} "
+        f"peak activations per image",
+    ]
+    for layer in work.layers:
+        lines.append(
+            f"  {layer.name}: {layer.feature_dim} features, {layer.cumulative_flops / 1e6:,.0f} "
+            f"MFLOPs from the input, {layer.frontier_floats} floats handed on when cut here"
+        )
+    return lines

@@ -18,11 +18,19 @@ from vista_sql.catalog import images, models, pooling, staging
 @dataclass(frozen=True)
 class StageTask:
     model: models.ModelRef
-    layers: tuple[str, ...]  # every layer of the statement, shallowest first
-    index: int  # which of them this stage computes
+    layers: tuple[str, ...]  # the layers the cut is planned over, shallowest first
+    index: int  # for "staged": which cut of `layers` this stage runs
+    cut: str  # "staged" | "prefix" (input to layers[index]) | "all" (input to every layer)
     pooling: pooling.Pooling
     batch_size: int
     threads: int
+
+    def plan_cut(self, model) -> staging.StageCut:
+        if self.cut == "staged":
+            return staging.plan_cuts(model, list(self.layers))[self.index]
+        if self.cut == "prefix":
+            return staging.plan_cuts(model, [self.layers[self.index]])[0]
+        return staging.single_pass_cut(model, list(self.layers))
 
 
 _runners: dict[StageTask, StageRunner] = {}
@@ -39,12 +47,13 @@ class StageRunner:
         self.task = task
         model = models.model_for(task.model, task.threads)
         self.input_size = task.model.input_size(model)
-        self.cut = staging.plan_cuts(model, list(task.layers))[task.index]
+        self.cut = task.plan_cut(model)
         self.stage = staging.Stage(model, self.cut)
         self.input_shapes = self.stage.input_shapes
 
-    def run(self, column: pd.Series) -> pd.DataFrame:
-        """Rows in (image bytes, or the previous stage's tensors) → features, tensors, error."""
+    def run(self, column: pd.Series) -> tuple[pd.DataFrame, int]:
+        """Rows in (image bytes, or the previous stage's tensors) → features, tensors, error;
+        and how many rows went through the CNN."""
         rows = len(column)
         errors: list[str | None] = [None] * rows
         inputs, good = self._inputs(column, errors)
@@ -52,15 +61,16 @@ class StageRunner:
         tensors: list = [None] * rows
         if good:
             outputs = self._predict(inputs)
-            pooled = pooling.pool(outputs[self.cut.feature_output], self.task.pooling)
+            pooled = [pooling.pool(outputs[i], self.task.pooling) for i in self.cut.feature_outputs]
             frontier = [outputs[i] for i in self.cut.frontier]
             for slot, row in enumerate(good):
-                features[row] = pooled[slot]
+                features[row] = [p[slot] for p in pooled]
                 tensors[row] = [np.ascontiguousarray(t[slot]).tobytes() for t in frontier]
-        return pd.DataFrame({"features": features, "tensors": tensors, "error": errors})
+        frame = pd.DataFrame({"features": features, "tensors": tensors, "error": errors})
+        return frame, len(good)
 
     def _inputs(self, column: pd.Series, errors: list) -> tuple[list[np.ndarray], list[int]]:
-        if self.task.index == 0:
+        if self.task.cut != "staged" or self.task.index == 0:
             decoded, good = [], []
             for row, data in enumerate(column):
                 try:

@@ -1,7 +1,8 @@
 """Lowering a physical plan to the Spark SQL it runs.
 
 SQL is built as sqlglot trees and printed with every identifier quoted, so user-chosen names never
-reach Spark as raw text. Internal columns carry the `__vista_` prefix.
+reach Spark as raw text. Internal columns carry the `__vista_` prefix; the two sides of the join
+are always aliased `img` and `tab`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class StageSql:
     stage: Stage
     table: str  # the cached table holding this stage's output
     cache: str  # CACHE TABLE ... AS SELECT ...
-    uncache_previous: str | None
-    features: str  # SELECT of the training rows for this layer
+    uncache_previous: str | None  # staged plans release the stage they read, once cached
+    features: tuple[str, ...]  # per layer of the stage: SELECT of its training rows
     task: StageTask
 
 
@@ -47,41 +48,123 @@ def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table, quoted=True)
 
 
-def _relation(name: str, alias: str) -> exp.Expr:
-    # Relation names were quoted by the binder; parse them back into a tree to alias them.
-    table = exp.to_table(name, dialect="spark")
-    return exp.alias_(table, alias, table=True, quoted=True)
+def _field(column: exp.Expr, name: str) -> exp.Expr:
+    return exp.Dot.build([column, exp.to_identifier(name, quoted=True)])
 
 
-def carried_columns(plan: PhysicalPlan) -> list[str]:
-    """Columns every stage keeps beside its output: key, structured features, label, split flag."""
-    return [KEY, *plan.query.features, LABEL, IS_TEST]
+def _table(name: str) -> exp.Table:
+    # Relation names were quoted by the binder or here; parse them back into a tree.
+    return exp.to_table(name, dialect="spark")
 
 
-def joined_select(plan: PhysicalPlan) -> exp.Select:
-    """Images joined to the structured table before inference, with a seeded hash split."""
+def _side(name: str, alias: str, condition: exp.Expr | None) -> exp.Expr:
+    """A join side, filtered below the join when the optimizer pushed a predicate to it."""
+    relation = exp.alias_(_table(name), alias, table=True, quoted=True)
+    if condition is None:
+        return relation
+    inner = exp.select(exp.Star()).from_(relation).where(condition.copy())
+    return inner.subquery(alias, copy=False)
+
+
+def _hint(plan: PhysicalPlan, repartition: bool, join: bool) -> exp.Hint | None:
+    hints = []
+    if repartition:
+        count = exp.Literal.number(plan.config.partitions)
+        hints.append(exp.Anonymous(this="REPARTITION", expressions=[count]))
+    if join:
+        # Broadcast ships the small structured side to every task (no shuffle of image bytes);
+        # a shuffle hash join is the choice when it is too big to copy everywhere.
+        name = "BROADCAST" if plan.join == "broadcast" else "SHUFFLE_HASH"
+        hints.append(exp.Anonymous(this=name, expressions=[exp.to_identifier(TABLE, quoted=True)]))
+    return exp.Hint(expressions=hints) if hints else None
+
+
+def _is_test(plan: PhysicalPlan, key: exp.Expr) -> exp.Expr:
     q = plan.query
     bucket = exp.func(
         "pmod",
-        exp.func("xxhash64", _col(q.key, IMAGES), exp.Literal.number(q.seed)),
+        exp.func("xxhash64", key, exp.Literal.number(q.seed)),
         exp.Literal.number(SPLIT_BUCKETS),
     )
-    is_test = exp.LT(this=bucket, expression=exp.Literal.number(round(q.split * SPLIT_BUCKETS)))
+    return exp.LT(this=bucket, expression=exp.Literal.number(round(q.split * SPLIT_BUCKETS)))
+
+
+def _joined(plan: PhysicalPlan, images: exp.Expr, key: exp.Expr, extra: list[exp.Expr]):
+    """SELECT key, [extra], X, label, split flag FROM images JOIN structured: the shared core."""
+    q = plan.query
     select = exp.select(
-        exp.alias_(_col(q.key, IMAGES), KEY, quoted=True),
-        exp.alias_(_col(q.image, IMAGES), IMAGE, quoted=True),
+        exp.alias_(key, KEY, quoted=True),
+        *extra,
         *(_col(f, TABLE) for f in q.features),
         exp.alias_(exp.cast(_col(q.label, TABLE), "double"), LABEL, quoted=True),
-        exp.alias_(is_test, IS_TEST, quoted=True),
-    ).from_(_relation(q.images.name, IMAGES))
-    select = select.join(_relation(q.structured.name, TABLE), on=q.join_condition.copy())
-    if q.where is not None:
-        select = select.where(q.where.copy())
-    hint = exp.Anonymous(
-        this="REPARTITION", expressions=[exp.Literal.number(plan.config.partitions)]
+        exp.alias_(_is_test(plan, key.copy()), IS_TEST, quoted=True),
+    ).from_(images)
+    select = select.join(
+        _side(q.structured.name, TABLE, plan.structured_filter), on=q.join_condition.copy()
     )
-    select.set("hint", exp.Hint(expressions=[hint]))
+    return select.where(plan.residual_filter.copy()) if plan.residual_filter else select
+
+
+def joined_select(plan: PhysicalPlan, with_image: bool = True) -> exp.Select:
+    """Images joined to the structured table (join before inference), filters pushed down."""
+    q = plan.query
+    image = [exp.alias_(_col(q.image, IMAGES), IMAGE, quoted=True)] if with_image else []
+    images = _side(q.images.name, IMAGES, plan.image_filter)
+    select = _joined(plan, images, _col(q.key, IMAGES), image)
+    select.set("hint", _hint(plan, repartition=with_image, join=True))
     return select
+
+
+def image_join_columns(plan: PhysicalPlan) -> list[str]:
+    """Image-side columns the join condition or remaining filter reads."""
+    q = plan.query
+    conditions = [q.join_condition, plan.residual_filter]
+    names = {
+        c.name
+        for cond in conditions
+        if cond is not None
+        for c in cond.find_all(exp.Column)
+        if c.table == IMAGES
+    }
+    return sorted(names)
+
+
+def images_select(plan: PhysicalPlan) -> exp.Select:
+    """The images alone (join after inference): key, join columns, bytes."""
+    q = plan.query
+    select = exp.select(
+        exp.alias_(_col(q.key, IMAGES), KEY, quoted=True),
+        *(_col(c, IMAGES) for c in image_join_columns(plan) if c != KEY),
+        exp.alias_(_col(q.image, IMAGES), IMAGE, quoted=True),
+    ).from_(_side(q.images.name, IMAGES, plan.image_filter))
+    select.set("hint", _hint(plan, repartition=True, join=False))
+    return select
+
+
+def carried_columns(plan: PhysicalPlan) -> list[str]:
+    """Columns every stage table keeps beside the CNN output."""
+    if plan.join_placement == "after":
+        return [KEY, *image_join_columns(plan)]
+    return [KEY, *plan.query.features, LABEL, IS_TEST]
+
+
+def _ok(table: str | None = None) -> exp.Expr:
+    return exp.Is(this=_field(_col(OUT, table), "error"), expression=exp.Null())
+
+
+def features_select(plan: PhysicalPlan, table: str, position: int) -> exp.Select:
+    """Training rows of one layer: key, X, label, split flag, `features`."""
+    layer = exp.Bracket(
+        this=_field(_col(OUT, IMAGES), "features"), expressions=[exp.Literal.number(position)]
+    )
+    features = exp.alias_(layer, "features", quoted=True)
+    stage = exp.alias_(_table(quoted(table)), IMAGES, table=True, quoted=True)
+    if plan.join_placement == "after":
+        select = _joined(plan, stage, _col(KEY, IMAGES), [])
+        select.set("hint", _hint(plan, repartition=False, join=True))
+    else:
+        select = exp.select(*(_col(c, IMAGES) for c in carried_columns(plan))).from_(stage)
+    return select.select(features, copy=False).where(_ok(IMAGES), copy=False)
 
 
 def _stage_table(statement_id: int, index: int) -> str:
@@ -92,67 +175,43 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     q, config = plan.query, plan.config
     layers = tuple(layer.name for layer in q.layers)
     carried = [_col(c) for c in carried_columns(plan)]
-    ok = exp.Is(
-        this=exp.Dot.build([_col(OUT), exp.to_identifier("error", quoted=True)]),
-        expression=exp.Null(),
-    )
+    source = joined_select(plan) if plan.join_placement == "before" else images_select(plan)
     lowered: list[StageSql] = []
     previous: str | None = None
     for stage in plan.stages:
-        if previous is None:
-            source: exp.Expr = joined_select(plan).subquery("joined", copy=False)
-            argument: exp.Expr = _col(IMAGE)
-            condition = None
+        if stage.reads == "tensors":
+            origin: exp.Expr = _table(quoted(previous))
+            argument: exp.Expr = _field(_col(OUT), "tensors")
         else:
-            source = exp.to_table(quoted(previous), dialect="spark")
-            argument = exp.Dot.build([_col(OUT), exp.to_identifier("tensors", quoted=True)])
-            condition = ok
-        query = exp.select(
-            *carried,
-            exp.alias_(
-                exp.Anonymous(this=stage.udf_name, expressions=[argument]), OUT, quoted=True
-            ),
-        ).from_(source)
-        if condition is not None:
-            query = query.where(condition.copy())
+            origin, argument = source.subquery("images", copy=True), _col(IMAGE)
+        udf = exp.Anonymous(this=stage.udf_name, expressions=[argument])
+        query = exp.select(*carried, exp.alias_(udf, OUT, quoted=True)).from_(origin)
+        if stage.reads == "tensors":
+            query = query.where(_ok())
         table = _stage_table(statement_id, stage.index)
         cache = exp.Cache(
-            this=exp.to_table(quoted(table), dialect="spark"),
+            this=_table(quoted(table)),
             lazy=False,
             options=[exp.Literal.string("storageLevel"), exp.Literal.string(config.storage_level)],
             expression=query,
         )
-        features = (
-            exp.select(
-                *carried,
-                exp.alias_(
-                    exp.Dot.build([_col(OUT), exp.to_identifier("features", quoted=True)]),
-                    "features",
-                    quoted=True,
-                ),
-            )
-            .from_(exp.to_table(quoted(table), dialect="spark"))
-            .where(ok.copy())
-        )
+        releases = previous if stage.reads == "tensors" else None
         lowered.append(
             StageSql(
                 stage=stage,
                 table=table,
                 cache=_sql(cache),
-                uncache_previous=(
-                    _sql(
-                        exp.Uncache(
-                            this=exp.to_table(quoted(previous), dialect="spark"), exists=True
-                        )
-                    )
-                    if previous
-                    else None
+                uncache_previous=_sql(exp.Uncache(this=_table(quoted(releases)), exists=True))
+                if releases
+                else None,
+                features=tuple(
+                    _sql(features_select(plan, table, j)) for j in range(len(stage.layers))
                 ),
-                features=_sql(features),
                 task=StageTask(
                     model=q.cnn,
                     layers=layers,
                     index=stage.index,
+                    cut=stage.cut,
                     pooling=q.pooling,
                     batch_size=config.batch_size,
                     threads=config.tf_threads,
@@ -165,7 +224,7 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
 
 def release_sql(table: str) -> list[str]:
     """Drop a stage's cache and the temporary view CACHE TABLE ... AS created for it."""
-    name = exp.to_table(quoted(table), dialect="spark")
+    name = _table(quoted(table))
     return [
         _sql(exp.Uncache(this=name, exists=True)),
         _sql(exp.Drop(tables=[name.copy()], kind="VIEW", exists=True)),
@@ -173,6 +232,5 @@ def release_sql(table: str) -> list[str]:
 
 
 def baseline_sql(plan: PhysicalPlan) -> str:
-    """Training rows for the structured-only baseline: the same join, split and filter."""
-    carried = [_col(c) for c in carried_columns(plan)]
-    return _sql(exp.select(*carried).from_(joined_select(plan).subquery("joined", copy=False)))
+    """Training rows for the structured-only baseline: the same join, split and filters."""
+    return _sql(joined_select(plan, with_image=False))

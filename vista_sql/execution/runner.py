@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import time
 
+from pyspark import StorageLevel
+
 from vista_sql.execution import events, lowering, materialize, udfs
 from vista_sql.ml import training
 from vista_sql.plan.nodes import PhysicalPlan
@@ -22,7 +24,8 @@ RESULT_SCHEMA = (
 )
 
 
-def run(spark, plan: PhysicalPlan, statement_id: int):
+def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = None):
+    """Run the plan; `metrics` (if given) receives rows inferred per stage, from accumulators."""
     q = plan.query
     stages = lowering.lower(plan, statement_id)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
@@ -33,7 +36,7 @@ def run(spark, plan: PhysicalPlan, statement_id: int):
         learner_name=q.model,
         params=q.params,
     )
-    rows = []
+    rows, counters = [], []
     try:
         started = time.perf_counter()
         baseline = spark.sql(lowering.baseline_sql(plan)).cache()
@@ -46,39 +49,60 @@ def run(spark, plan: PhysicalPlan, statement_id: int):
         rows.append(_row(BASELINE, result, started))
         for stage in stages:
             started = time.perf_counter()
-            udfs.register(spark, stage.stage.udf_name, stage.task)
-            group = f"vista-{statement_id}-stage{stage.stage.index}"
-            event = dict(index=stage.stage.index, stages=len(stages), layer=stage.stage.layer.name)
-            events.emit(events.StageEvent("started", rows=rows_in, job_group=group, **event))
-            # interruptOnCancel: cancelling the group (Ctrl-C) also stops its Python workers.
-            spark.sparkContext.setJobGroup(group, f"vista_sql: {stage.stage.layer.name}", True)
-            try:
-                spark.sql(stage.cache)
-            finally:
-                spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-                spark.sparkContext.setLocalProperty("spark.job.description", None)
-            events.emit(events.StageEvent("finished", rows=rows_in, job_group=group, **event))
+            counters.append((stage.stage, udfs.register(spark, stage.stage.udf_name, stage.task)))
+            _materialize_stage(spark, stage, statement_id, len(stages), rows_in)
             if stage.uncache_previous:
                 spark.sql(stage.uncache_previous)
             if stage.stage.index == 0:
                 _report_skipped(spark, stage.table)
-            frame = spark.sql(stage.features)
-            if q.materialize:
-                materialize.write_layer(frame, q.materialize, stage.stage.layer.name, q.key)
-            result = training.fit_and_score(
-                frame,
-                image_features="features",
-                image_dim=stage.stage.layer.feature_dim,
-                classes=classes,
-                **common,
-            )
-            rows.append(_row(stage.stage.layer.name, result, started))
+            for layer, features in zip(stage.stage.layers, stage.features, strict=True):
+                # Training makes a dozen passes; reading them from the stage table would decode
+                # its hand-over tensors (or every eager layer) each time, so cache just this layer.
+                frame = spark.sql(features).persist(StorageLevel.MEMORY_AND_DISK)
+                try:
+                    if q.materialize:
+                        materialize.write_layer(frame, q.materialize, layer.name, q.key)
+                    result = training.fit_and_score(
+                        frame,
+                        image_features="features",
+                        image_dim=layer.feature_dim,
+                        classes=classes,
+                        **common,
+                    )
+                finally:
+                    frame.unpersist()
+                rows.append(_row(layer.name, result, started))
+                started = time.perf_counter()
+            if stage.stage.reads == "images" and plan.strategy != "staged":
+                _release(spark, stage.table)  # lazy and eager stages feed no later stage
     finally:
         # Deepest first: each stage's view is defined over the one before it.
         for stage in reversed(stages):
-            for statement in lowering.release_sql(stage.table):
-                spark.sql(statement)
+            _release(spark, stage.table)
+        if metrics is not None:
+            metrics["inferred"] = {s.index: (s.reads, acc.value) for s, acc in counters}
     return spark.createDataFrame(rows, RESULT_SCHEMA)
+
+
+def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int) -> None:
+    """CACHE TABLE the stage under its own job group, announcing it to progress listeners."""
+    names = ", ".join(layer.name for layer in stage.stage.layers)
+    group = f"vista-{statement_id}-stage{stage.stage.index}"
+    event = dict(index=stage.stage.index, stages=count, layer=names, rows=rows_in, job_group=group)
+    events.emit(events.StageEvent("started", **event))
+    # interruptOnCancel: cancelling the group (Ctrl-C) also stops its Python workers.
+    spark.sparkContext.setJobGroup(group, f"vista_sql: {names}", True)
+    try:
+        spark.sql(stage.cache)
+    finally:
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        spark.sparkContext.setLocalProperty("spark.job.description", None)
+    events.emit(events.StageEvent("finished", **event))
+
+
+def _release(spark, table: str) -> None:
+    for statement in lowering.release_sql(table):
+        spark.sql(statement)
 
 
 def _row(layer: str, result: training.TrainingResult, started: float) -> tuple:

@@ -9,10 +9,14 @@ from pyspark.sql.functions import pandas_udf
 
 from vista_sql.execution.inference import StageTask
 
-STAGE_OUTPUT = "struct<features: array<float>, tensors: array<binary>, error: string>"
+STAGE_OUTPUT = (
+    "struct<features: array<array<float>>, tensors: array<binary>, error: string>"
+)
 
 
-def stage_udf(task: StageTask):
+def stage_udf(task: StageTask, inferred):
+    """`inferred` is a Spark accumulator counting rows pushed through the CNN."""
+
     # Iterator form: the worker builds (or reuses) the stage model once per task, not per batch.
     @pandas_udf(STAGE_OUTPUT)
     def run_stage(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
@@ -20,10 +24,15 @@ def stage_udf(task: StageTask):
 
         runner = runner_for(task)
         for column in batches:
-            yield runner.run(column)
+            frame, count = runner.run(column)
+            inferred.add(count)
+            yield frame
 
     return run_stage
 
 
-def register(spark, name: str, task: StageTask) -> None:
-    spark.udf.register(name, stage_udf(task))
+def register(spark, name: str, task: StageTask):
+    """Register the stage under `name`; returns the accumulator of rows it infers."""
+    inferred = spark.sparkContext.accumulator(0)
+    spark.udf.register(name, stage_udf(task, inferred))
+    return inferred

@@ -1,57 +1,110 @@
-"""From a bound query to a physical plan: Vista's default strategy and a configuration.
-
-Staged inference with the join placed before inference (join pushdown) is Vista's default and the
-only strategy so far; the plan records the choice so EXPLAIN can show it and later rules can
-replace it.
-"""
+"""From a bound query to a physical plan: statistics, workload, configuration, then the rules."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
-import re
+from dataclasses import dataclass
 
-from vista_sql.plan.nodes import ExecConfig, PhysicalPlan, Stage, TransferQuery
-
-DEFAULT_BATCH = 32
-# Conv tensors are large (conv4 of ResNet50 is 800 KB a row); memory and disk keeps a stage that
-# outgrows storage memory on disk instead of recomputing or failing.
-DEFAULT_STORAGE = "MEMORY_AND_DISK"
-
-
-def configure(query: TransferQuery, parallelism: int, cores: int | None = None) -> ExecConfig:
-    options = dict(query.options)
-    cores = cores or os.cpu_count() or 1
-    return ExecConfig(
-        parallelism=parallelism,
-        # At least one partition per concurrent task, or cores sit idle during inference.
-        partitions=int(options.get("partitions", 2 * parallelism)),
-        batch_size=int(options.get("batch_size", DEFAULT_BATCH)),
-        # Oversubscribing cores with TF threads is the usual silent slowdown.
-        tf_threads=max(1, cores // max(1, parallelism)),
-        storage_level=DEFAULT_STORAGE,
-    )
+from vista_sql.execution import lowering
+from vista_sql.optimizer import config as system_config
+from vista_sql.optimizer import cost, rules, stats
+from vista_sql.optimizer import workload as workloads
+from vista_sql.optimizer.config import Resources
+from vista_sql.optimizer.cost import Workload
+from vista_sql.plan.nodes import ExecConfig, PhysicalPlan, Statistics, TransferQuery
 
 
-def udf_name(query: TransferQuery, index: int) -> str:
-    # Registered CNN names are identifiers, but a model file's name may hold any character.
-    safe = re.sub(r"[^0-9a-zA-Z_]", "_", query.cnn.name.lower())
-    return f"vista_{safe}_stage{index}"
+@dataclass(frozen=True)
+class Context:
+    workload: Workload
+    storage: int  # storage memory the stages may hold
+    hints: dict
 
 
-def plan(query: TransferQuery, parallelism: int, cores: int | None = None) -> PhysicalPlan:
-    stages = tuple(
-        Stage(
-            index=i,
-            layer=layer,
-            udf_name=udf_name(query, i),
-            reads="images" if i == 0 else "tensors",
-        )
-        for i, layer in enumerate(query.layers)
-    )
-    return PhysicalPlan(
+def local_resources(spark) -> Resources:
+    """This machine as embedded Spark sees it: its task slots and physical memory."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return Resources(cores=os.cpu_count() or 1, memory=memory)
+
+
+def session_storage(spark) -> int | None:
+    """Storage memory the running session's block managers really have."""
+    try:
+        status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
+        values = status.valuesIterator()
+        total = 0
+        while values.hasNext():
+            total += int(values.next()._1())
+        return total or None
+    except Exception:  # Spark Connect and other sessions without the JVM at hand
+        return None
+
+
+def plan(
+    query: TransferQuery,
+    spark=None,
+    *,
+    statistics: Statistics | None = None,
+    resources: Resources | None = None,
+    storage_limit: int | None = None,
+    slots: int | None = None,
+) -> PhysicalPlan:
+    """Plan `query`; statistics, resources and storage come from `spark` unless injected."""
+    hints = dict(query.options)
+    resources = resources or local_resources(spark)
+    slots = slots or (spark.sparkContext.defaultParallelism if spark is not None else None)
+    draft = PhysicalPlan(
         query=query,
         strategy="staged",
         join_placement="before",
-        stages=stages,
-        config=configure(query, parallelism, cores),
+        stages=(),
+        config=ExecConfig(1, 1, 1, 1, "MEMORY_AND_DISK"),
+        residual_filter=query.where,
     )
+    statistics = statistics or stats.gather(spark, query, lowering.baseline_sql(draft))
+    work, footprint = workloads.build(query, statistics, resources.cores)
+    largest = max(cost.stage_bytes(work, "staged", "before"))
+    chosen = system_config.search(
+        resources,
+        footprint,
+        largest,
+        parallelism=hints.get("parallelism"),
+        batch_size=hints.get("batch_size"),
+        partitions=hints.get("partitions"),
+    )
+    storage = chosen.memory.storage
+    if storage_limit is None and spark is not None:
+        storage_limit = session_storage(spark)
+    if storage_limit is not None:
+        storage = min(storage, storage_limit)
+    draft = dataclasses.replace(draft, config=chosen, statistics=statistics)
+    planned = rules.run(draft, Context(work, storage, hints))
+    return _finish(planned, work, resources, slots, storage, hints)
+
+
+def _finish(plan, work, resources, slots, storage, hints) -> PhysicalPlan:
+    """Partitions for the chosen plan's largest stage; what the running session cannot take."""
+    config = plan.config
+    if not hints.get("partitions"):
+        largest = max(cost.stage_bytes(work, plan.strategy, plan.join_placement))
+        per_round = config.parallelism * resources.nodes
+        wanted = math.ceil(largest / (system_config.P_MAX * per_round)) * per_round
+        config = dataclasses.replace(config, partitions=max(per_round, wanted))
+    unapplied = []
+    if slots and slots != config.parallelism:
+        unapplied.append(
+            f"parallelism {config.parallelism}: the session runs {slots} concurrent tasks "
+            f"(start it with --master local[{config.parallelism}])"
+        )
+        # TensorFlow threads follow the tasks that will really run side by side.
+        config = dataclasses.replace(config, tf_threads=max(1, resources.cores // slots))
+    peak = cost.peak_storage(work, plan.strategy, plan.join_placement)
+    if peak > storage:
+        unapplied.append(
+            f"storage memory {storage / 1e6:.0f} MB < the plan's peak {peak / 1e6:.0f} MB: stages "
+            "spill to disk (more spark.driver.memory / executor memory avoids it)"
+        )
+    config = dataclasses.replace(config, unapplied=tuple(unapplied))
+    return dataclasses.replace(plan, config=config)

@@ -56,26 +56,69 @@ class TransferQuery:
 
 
 @dataclass(frozen=True)
+class Statistics:
+    """What the optimizer knows about the data (counted or read from Spark, or injected)."""
+
+    images: int  # rows of the images side
+    joined: int  # rows surviving the join and filters
+    structured_bytes: int  # size of the structured side as Spark estimates it
+    image_bytes: int  # average encoded image size
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Vista's memory regions for one node, in bytes."""
+
+    total: int
+    os_reserve: int
+    core: int  # Spark execution and JVM internals
+    inference: int  # TensorFlow in the Python workers: concurrent tasks × model footprint
+    user: int  # per-task buffers: partitions in flight, downstream model
+    storage: int  # what is left for cached stages
+
+
+@dataclass(frozen=True)
 class ExecConfig:
-    parallelism: int
+    parallelism: int  # concurrent tasks (Vista's cpu)
     partitions: int
-    batch_size: int
-    tf_threads: int
+    batch_size: int  # inference batch, also the Arrow batch
+    tf_threads: int  # TensorFlow intra-op threads per task = cores ÷ concurrent tasks
     storage_level: str
+    memory: MemoryPlan | None = None
+    # Settings the plan wants that a running session cannot take (fixed at JVM start).
+    unapplied: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Stage:
     index: int
-    layer: LayerRef
+    layers: tuple[LayerRef, ...]  # the features this stage produces (all of them for eager)
     udf_name: str
-    reads: str  # "images" for the first stage, "tensors" after
+    reads: str  # "images" or "tensors" (of the previous stage)
+    cut: str  # "staged" | "prefix" (input to one layer) | "all" (input to every layer)
+    estimated_bytes: int = 0  # the stage's cached table
+
+
+@dataclass(frozen=True)
+class Alternative:
+    strategy: str
+    join_placement: str
+    seconds: float
+    peak_bytes: int
+    verdict: str  # "chosen" or why it lost
 
 
 @dataclass(frozen=True)
 class PhysicalPlan:
     query: TransferQuery
-    strategy: str  # "staged"
-    join_placement: str  # "before" inference
+    strategy: str  # "staged" | "lazy" | "eager"
+    join_placement: str  # "before" or "after" inference
     stages: tuple[Stage, ...]
     config: ExecConfig
+    join: str = "broadcast"  # "broadcast" | "shuffle"
+    # WHERE split by the side it reads, so each filter runs below the join and inference.
+    image_filter: exp.Expr | None = None
+    structured_filter: exp.Expr | None = None
+    residual_filter: exp.Expr | None = None
+    statistics: Statistics | None = None
+    alternatives: tuple[Alternative, ...] = ()

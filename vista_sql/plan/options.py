@@ -22,7 +22,18 @@ def _positive(value) -> bool:
     return value >= 1
 
 
+def _one_of(*values: str) -> OptionSpec:
+    return OptionSpec(str, lambda v: v in values, "one of " + ", ".join(f"'{v}'" for v in values))
+
+
 TRANSFER_OPTIONS: dict[str, OptionSpec] = {
+    # Hints that override the optimizer.
+    "plan": _one_of("lazy", "eager", "staged"),
+    "join_placement": _one_of("before", "after"),
+    "join": _one_of("broadcast", "shuffle"),
+    "persist": _one_of("ser", "deser"),
+    "parallelism": OptionSpec(int, _positive, "a positive integer"),
+    # Execution settings.
     "seed": OptionSpec(int, lambda v: v >= 0, "a non-negative integer"),
     "batch_size": OptionSpec(int, _positive, "a positive integer"),
     "partitions": OptionSpec(int, _positive, "a positive integer"),

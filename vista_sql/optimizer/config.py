@@ -1,0 +1,86 @@
+"""System configuration, searched the way Vista's Algorithm 1 does: the most parallelism that fits.
+
+For each candidate number of concurrent tasks (high to low) and inference batch (large to small),
+the node's memory is split into Vista's regions; the first split that leaves the minimum storage
+memory wins. If none does, planning fails before anything runs, naming the constraint.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from vista_sql.errors import VistaBindError
+from vista_sql.plan.nodes import ExecConfig, MemoryPlan
+
+GIB = 1024**3
+MIB = 1024**2
+P_MAX = 100 * MIB  # target partition size (Vista)
+TF_RUNTIME = 400 * MIB  # TensorFlow's own footprint in a Python worker
+MIN_STORAGE = 512 * MIB
+BATCHES = (32, 16, 8, 4, 2, 1)
+
+
+@dataclass(frozen=True)
+class Resources:
+    cores: int  # per node
+    memory: int  # bytes per node
+    nodes: int = 1
+
+
+@dataclass(frozen=True)
+class ModelFootprint:
+    parameter_bytes: int
+    activation_bytes: int  # the largest layer input + output of one image, the live peak
+    downstream_bytes: int  # the downstream model's coefficients and optimiser state
+
+
+def regions(res: Resources, fp: ModelFootprint, tasks: int, batch: int) -> MemoryPlan:
+    os_reserve = max(GIB, int(0.05 * res.memory))
+    core = max(GIB, int(0.075 * res.memory))  # Vista: 2.4 GB on a 32 GB node
+    per_task = 2 * fp.parameter_bytes + batch * fp.activation_bytes + TF_RUNTIME
+    inference = tasks * per_task
+    user = tasks * max(2 * P_MAX, fp.downstream_bytes)
+    storage = res.memory - os_reserve - core - inference - user
+    return MemoryPlan(res.memory, os_reserve, core, inference, user, storage)
+
+
+def search(
+    res: Resources,
+    fp: ModelFootprint,
+    single_stage_bytes: int,
+    *,
+    parallelism: int | None = None,
+    batch_size: int | None = None,
+    partitions: int | None = None,
+) -> ExecConfig:
+    """The configuration for a plan whose largest stage is `single_stage_bytes`."""
+    task_counts = [parallelism] if parallelism else range(res.cores, 0, -1)
+    batches = [batch_size] if batch_size else BATCHES
+    for tasks in task_counts:
+        for batch in batches:
+            memory = regions(res, fp, tasks, batch)
+            if memory.storage >= MIN_STORAGE:
+                return _config(res, tasks, batch, memory, single_stage_bytes, partitions)
+    memory = regions(res, fp, min(task_counts), min(batches))
+    need = memory.total - memory.storage + MIN_STORAGE
+    raise VistaBindError(
+        f"no feasible plan: {min(task_counts)} TensorFlow task(s) with batch {min(batches)} need "
+        f"{memory.inference / GIB:.1f} GB, and with {memory.os_reserve / GIB:.1f} GB for the OS, "
+        f"{memory.core / GIB:.1f} GB for Spark and {memory.user / GIB:.1f} GB of task buffers the "
+        f"node needs {need / GIB:.1f} GB but has {res.memory / GIB:.1f} GB; use a smaller "
+        "CNN, OPTIONS (batch_size = 1, parallelism = 1), or a machine with more memory"
+    )
+
+
+def _config(res, tasks, batch, memory, single_stage_bytes, partitions) -> ExecConfig:
+    slots = tasks * res.nodes
+    chosen = partitions or max(slots, math.ceil(single_stage_bytes / (P_MAX * slots)) * slots)
+    return ExecConfig(
+        parallelism=tasks,
+        partitions=chosen,
+        batch_size=batch,
+        tf_threads=max(1, res.cores // tasks),
+        storage_level="MEMORY_AND_DISK",
+        memory=memory,
+    )

@@ -1,0 +1,61 @@
+"""Choose the logical plan: Lazy, Eager or Staged, with the join before or after inference.
+
+Every combination is costed (optimizer/cost.py). Among the plans the hints allow, any within 10%
+of the cheapest counts as a tie, and ties go to Staged with the join first, Vista's default: its
+UDFs hold one layer's tensors at a time and at most two stages are cached at once, which keeps
+memory bounded when the estimates are off. The losers are kept, with their estimates and the
+reason they lost, for EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from vista_sql.optimizer import cost, stages
+from vista_sql.plan.nodes import Alternative
+
+STRATEGIES = ("staged", "lazy", "eager")
+PLACEMENTS = ("before", "after")
+TIE = 1.10
+
+
+def apply(plan, context):
+    w, storage = context.workload, context.storage
+    forced = {
+        "plan": context.hints.get("plan"),
+        "join_placement": context.hints.get("join_placement"),
+    }
+    scored = []
+    for rank, (strategy, placement) in enumerate((s, p) for s in STRATEGIES for p in PLACEMENTS):
+        seconds = cost.seconds(w, strategy, placement, storage, plan.config.parallelism)
+        peak = cost.peak_storage(w, strategy, placement)
+        permitted = forced["plan"] in (None, strategy) and forced["join_placement"] in (
+            None,
+            placement,
+        )
+        scored.append((strategy, placement, seconds, peak, permitted, rank))
+    allowed = [s for s in scored if s[4]]
+    cheapest = min(s[2] for s in allowed)
+    best = min((s for s in allowed if s[2] <= cheapest * TIE), key=lambda s: s[5])
+    alternatives = []
+    for strategy, placement, seconds, peak, allowed, _ in scored:
+        if (strategy, placement) == best[:2]:
+            verdict = "chosen"
+        elif not allowed:
+            verdict = "excluded by OPTIONS"
+        else:
+            verdict = f"est {seconds:.1f} s vs {best[2]:.1f} s"
+            verdict = (
+                "tie, staged preferred: " if seconds <= cheapest * TIE else "slower: "
+            ) + verdict
+            if peak > storage:
+                verdict += f"; holds {peak / 1e6:.0f} MB > {storage / 1e6:.0f} MB storage, spills"
+        alternatives.append(Alternative(strategy, placement, round(seconds, 2), peak, verdict))
+    strategy, placement = best[0], best[1]
+    return dataclasses.replace(
+        plan,
+        strategy=strategy,
+        join_placement=placement,
+        stages=stages.build(plan.query, strategy, placement, w),
+        alternatives=tuple(alternatives),
+    )
