@@ -104,7 +104,8 @@ def _cost_inputs(plan: PhysicalPlan) -> list[str]:
         f"after {work.rows_after}",
         f"throughput {cost.FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per core, decode "
         f"{cost.DECODE_SECONDS * 1e3:.1f} ms/image, hand-over "
-        f"{cost.SERDE_SECONDS_PER_BYTE * 1e9:.1f} ns/byte each way, spill {1 / cost.SPILL_SECONDS_PER_BYTE / 1e6:.0f} MB/s",
+        f"{cost.SERDE_SECONDS_PER_BYTE * 1e9:.1f} ns/byte each way, "
+        f"spill {1 / cost.SPILL_SECONDS_PER_BYTE / 1e6:.0f} MB/s",
         f"model: {_mb(footprint.parameter_bytes)} parameters, {_mb(footprint.activation_bytes)} "
         f"peak activations per image",
     ]

@@ -1,0 +1,166 @@
+"""Optimizer rules with injected statistics and resources: no data, no Spark session."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from vista_sql.catalog import models, pooling
+from vista_sql.catalog.weights import WeightsRef
+from vista_sql.errors import VistaBindError
+from vista_sql.execution import lowering
+from vista_sql.optimizer import planner, rules
+from vista_sql.optimizer.config import GIB, Resources
+from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.nodes import LayerRef, Relation, Statistics, TransferQuery
+
+MACHINE = Resources(cores=2, memory=24 * GIB)
+
+
+def _query(cnn="resnet50", layers=("conv4_block6_out", "conv5_block3_out", "avg_pool"), **extra):
+    ref = models.ModelRef(cnn, zoo=cnn, weights=WeightsRef("random"))
+    model = models.model_for(ref)
+    refs = []
+    for name in layers:
+        shape = tuple(int(d) for d in model.get_layer(name).output.shape[1:])
+        refs.append(LayerRef(name, shape, pooling.pooled_dim(shape)))
+    fields = dict(
+        cnn=ref,
+        layers=tuple(refs),
+        images=Relation("`images`", (("id", "int"), ("content", "binary"))),
+        key="id",
+        image="content",
+        structured=Relation("`products`", (("id", "int"), ("price", "double"), ("y", "int"))),
+        join_condition=exp.column("id", IMAGES, quoted=True).eq(
+            exp.column("id", TABLE, quoted=True)
+        ),
+        where=None,
+        label="y",
+        features=("price",),
+        model="logistic_regression",
+        params=(("maxIter", 10),),
+        split=0.2,
+        seed=42,
+        materialize=None,
+    )
+    fields.update(extra)
+    return TransferQuery(**fields)
+
+
+def _stats(rows=1000, structured_bytes=50_000):
+    return Statistics(
+        images=rows, joined=rows, structured_bytes=structured_bytes, image_bytes=30_000
+    )
+
+
+def _plan(query=None, stats=None, resources=MACHINE, storage=8 * GIB, slots=2):
+    return planner.plan(
+        query or _query(),
+        statistics=stats or _stats(),
+        resources=resources,
+        storage_limit=storage,
+        slots=slots,
+    )
+
+
+def test_tiny_structured_table_is_broadcast_and_a_big_one_shuffled():
+    assert _plan().join == "broadcast"
+    assert _plan(stats=_stats(structured_bytes=3 * GIB)).join == "shuffle"
+
+
+def test_stages_larger_than_storage_memory_are_cached_serialized():
+    assert _plan().config.storage_level == "MEMORY_AND_DISK"
+    small = _plan(storage=50 * 1024**2)
+    assert small.config.storage_level == "MEMORY_AND_DISK_SER"
+    assert any("spill" in note for note in small.config.unapplied)
+
+
+def test_too_little_memory_for_two_tensorflow_tasks_runs_one():
+    assert _plan().config.parallelism == 2
+    tight = _plan(resources=Resources(cores=2, memory=int(3.6 * GIB)))
+    assert tight.config.parallelism == 1
+    assert tight.config.tf_threads == 1  # the session still runs 2 slots: no oversubscription
+    assert any("local[1]" in note for note in tight.config.unapplied)
+
+
+def test_impossible_memory_fails_before_running_naming_the_constraint():
+    with pytest.raises(VistaBindError) as caught:
+        _plan(resources=Resources(cores=2, memory=2 * GIB))
+    message = str(caught.value)
+    assert message.startswith("no feasible plan:") and "TensorFlow" in message
+    assert "batch_size" in message and "\n" not in message
+
+
+def test_where_on_structured_columns_runs_below_the_join_and_inference():
+    where = sqlglot.parse_one(
+        "`tab`.`price` > 10 AND `img`.`id` < 500 AND `tab`.`y` = `img`.`id`", read="spark"
+    )
+    planned = _plan(_query(where=where))
+    assert planned.structured_filter.sql("spark") == "`tab`.`price` > 10"
+    assert planned.image_filter.sql("spark") == "`img`.`id` < 500"
+    assert planned.residual_filter.sql("spark") == "`tab`.`y` = `img`.`id`"
+    sql = lowering.lower(planned, 1)[0].cache
+    assert "JOIN (SELECT * FROM `products` AS `tab` WHERE `tab`.`price` > 10) AS `tab`" in sql
+    assert "FROM (SELECT * FROM `images` AS `img` WHERE `img`.`id` < 500) AS `img`" in sql
+
+
+def test_rule_batches_are_idempotent():
+    where = sqlglot.parse_one("`tab`.`price` > 10", read="spark")
+    for query in (_query(), _query(where=where), _query(options=(("plan", "lazy"),))):
+        planned = _plan(query)
+        context = planner.Context(
+            workload=planner.workloads.build(query, planned.statistics, 2)[0],
+            storage=8 * GIB,
+            hints=dict(query.options),
+        )
+        again = rules.run(planned, context)
+        assert dataclasses.replace(again, config=planned.config) == planned
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ((("plan", "lazy"),), ("lazy", "before", "broadcast")),
+        ((("plan", "eager"), ("join_placement", "after")), ("eager", "after", "broadcast")),
+        ((("join", "shuffle"),), ("staged", "before", "shuffle")),
+    ],
+)
+def test_hints_override_the_optimizer(options, expected):
+    planned = _plan(_query(options=options))
+    assert (planned.strategy, planned.join_placement, planned.join) == expected
+    verdicts = [a.verdict for a in planned.alternatives]
+    assert verdicts.count("chosen") == 1
+    assert ("excluded by OPTIONS" in verdicts) == any(k == "plan" for k, _ in options)
+
+
+def test_hinted_configuration_values_are_used():
+    planned = _plan(
+        _query(
+            options=(("parallelism", 1), ("partitions", 7), ("batch_size", 4), ("persist", "ser"))
+        )
+    )
+    c = planned.config
+    assert (c.parallelism, c.partitions, c.batch_size, c.storage_level) == (
+        1,
+        7,
+        4,
+        "MEMORY_AND_DISK_SER",
+    )
+
+
+def test_default_is_staged_with_the_join_first_and_lazy_loses_on_cost():
+    planned = _plan()
+    assert (planned.strategy, planned.join_placement) == ("staged", "before")
+    by_plan = {(a.strategy, a.join_placement): a for a in planned.alternatives}
+    assert by_plan[("lazy", "before")].seconds > 2 * by_plan[("staged", "before")].seconds
+    assert [s.reads for s in planned.stages] == ["images", "tensors", "tensors"]
+
+
+def test_partitions_follow_vista_p_max():
+    planned = _plan(stats=_stats(rows=20_000))
+    largest = max(s.estimated_bytes for s in planned.stages)
+    assert planned.config.partitions % planned.config.parallelism == 0
+    assert largest / planned.config.partitions <= 100 * 1024**2
