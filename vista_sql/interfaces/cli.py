@@ -9,10 +9,25 @@ import sys
 from pathlib import Path
 
 from vista_sql.errors import VistaError, VistaSyntaxError
+from vista_sql.interfaces import progress
 from vista_sql.interfaces.display import render
 
 HISTORY = Path(os.environ.get("VISTA_SQL_HISTORY", Path.home() / ".vista_sql_history"))
+HISTORY_LENGTH = 1000
 PROMPT, CONTINUATION = "vista-sql> ", "        -> "
+HELP = """\
+Statements end with ';' and may span several lines. Besides any Spark SQL statement:
+
+  TRANSFER FEATURES FROM cnn [WEIGHTS RANDOM [SEED n] | 'imagenet' | 'file.weights.h5']
+    LAYERS (layer, ...) | LAYERS TOP k
+    ON images [AS i] (key, image) JOIN table [AS t] USING (col) | ON condition
+    [WHERE condition]
+    TRAIN logistic_regression (LABEL col [, FEATURES (col, ...)] [, param = value, ...])
+    [EVALUATE SPLIT fraction] [MATERIALIZE INTO 'dir'] [OPTIONS (name = value, ...)];
+  EXPLAIN TRANSFER FEATURES ...;   the plan and the Spark SQL it runs, without running it
+
+CNNs: resnet50, vgg16, mobilenetv2. Shell commands: help, quit or exit (or Ctrl-D).
+Ctrl-C cancels the running statement; up/down recall earlier statements."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         "-e", dest="execute", metavar="SQL", help="run these ';'-separated statements"
     )
     source.add_argument("-f", dest="file", metavar="FILE", help="run the statements in FILE")
-    parser.add_argument("--master", help="Spark master URL (default: local[*])")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--master", help="Spark master URL (default: local[*])")
+    cluster.add_argument("--remote", metavar="sc://HOST:PORT", help="a Spark Connect server")
     parser.add_argument(
         "--conf",
         action="append",
@@ -53,30 +70,43 @@ class Shell:
 
     def run_script(self, script: str) -> bool:
         """Run every statement; stop at the first error. True when all succeeded."""
+        from pyspark.errors import PySparkException
+
+        from vista_sql.session import spark_message
         from vista_sql.statements import split
 
         try:
             statements = split(script)
             for statement in statements:
-                self._show(self.session.execute(statement))
+                spark = self.session.spark
+                # Bars end before the result prints; only the statement's own jobs are tracked.
+                with (
+                    progress.CancelOnInterrupt(spark),
+                    progress.track(spark, progress.terminal_bars()),
+                ):
+                    frame = self.session.execute(statement)
+                    columns = list(frame.columns) if frame is not None else []
+                    rows = [tuple(row) for row in frame.collect()] if columns else []
+                if columns:
+                    print(render(columns, rows, self.output), flush=True)
         except VistaError as error:
             self.report(error, script)
+            return False
+        except PySparkException as error:  # raised while collecting a plain statement's rows
+            if self.debug:
+                raise
+            print(f"error: {spark_message(error)}", file=sys.stderr)
             return False
         except Exception as error:  # a bug or an environment failure, not the user's SQL
             if self.debug:
                 raise
-            print(
-                f"error: {type(error).__name__}: {str(error).strip().splitlines()[0]}",
-                file=sys.stderr,
-            )
+            print(f"error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
             return False
         return True
 
-    def _show(self, frame) -> None:
-        if frame is None or not frame.columns:
-            return
-        rows = [tuple(row) for row in frame.collect()]
-        print(render(list(frame.columns), rows, self.output), flush=True)
+    def cancel(self) -> None:
+        # The jobs were cancelled as Ctrl-C arrived (progress.CancelOnInterrupt).
+        print("cancelled", file=sys.stderr, flush=True)
 
     def report(self, error: VistaError, script: str) -> None:
         if self.debug:
@@ -94,42 +124,77 @@ class Shell:
     def interactive(self) -> None:
         from vista_sql.statements import is_complete
 
+        history = _History()
+        buffer: list[str] = []
+        try:
+            while True:
+                try:
+                    line = input(CONTINUATION if buffer else PROMPT)
+                except EOFError:
+                    print()
+                    break
+                except KeyboardInterrupt:
+                    print()
+                    buffer = []
+                    continue
+                command = line.strip().lower().rstrip(";").strip()
+                if not buffer and command in {"quit", "exit", "help"}:
+                    history.add([line])
+                    if command == "help":
+                        print(HELP)
+                        continue
+                    break
+                if not buffer and not line.strip():
+                    continue
+                buffer.append(line)
+                script = "\n".join(buffer)
+                if is_complete(script):
+                    history.add(buffer)
+                    buffer = []
+                    try:
+                        self.run_script(script)
+                    except KeyboardInterrupt:
+                        self.cancel()
+        finally:
+            history.save()
+
+
+class _History:
+    """readline history with each statement as one entry, kept in HISTORY between runs."""
+
+    def __init__(self):
         try:
             import readline
-
+        except ImportError:
+            self.readline = None
+            return
+        self.readline = readline
+        readline.set_auto_history(False)
+        readline.set_history_length(HISTORY_LENGTH)
+        try:
             if HISTORY.exists():
                 readline.read_history_file(HISTORY)
-        except (ImportError, OSError):
-            readline = None
-        buffer: list[str] = []
-        while True:
-            try:
-                line = input(CONTINUATION if buffer else PROMPT)
-            except EOFError:
-                print()
-                break
-            except KeyboardInterrupt:
-                print()
-                buffer = []
-                continue
-            if not buffer and line.strip().lower().rstrip(";") in {"quit", "exit"}:
-                break
-            if not buffer and not line.strip():
-                continue
-            buffer.append(line)
-            script = "\n".join(buffer)
-            if is_complete(script):
-                buffer = []
-                try:
-                    self.run_script(script)
-                except KeyboardInterrupt:
-                    self.session.spark.sparkContext.cancelAllJobs()
-                    print("cancelled", file=sys.stderr)
-        if readline is not None:
-            try:
-                readline.write_history_file(HISTORY)
-            except OSError:
-                pass
+        except OSError:
+            pass
+
+    def add(self, lines: list[str]) -> None:
+        if self.readline is None:
+            return
+        # The history file holds one entry per line, so a statement is joined onto one line,
+        # unless a '--' comment would then swallow the lines after it.
+        entries = [line for line in lines if line.strip()]
+        if len(entries) > 1 and not any("--" in line for line in entries):
+            entries = [" ".join(line.strip() for line in entries)]
+        for entry in entries:
+            self.readline.add_history(entry)
+
+    def save(self) -> None:
+        if self.readline is None:
+            return
+        try:
+            self.readline.write_history_file(HISTORY)
+        except OSError:
+            pass
 
 
 class _WarningFormatter(logging.Formatter):
@@ -137,11 +202,46 @@ class _WarningFormatter(logging.Formatter):
         return f"{record.levelname.lower()}: {record.getMessage()}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now, so warnings print above the progress bars."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _remote_session(url: str, conf: dict[str, str]):
+    """A Spark Connect session; fails fast, in one line, when the server cannot be reached."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme != "sc" or not parsed.hostname:
+        raise ValueError("--remote expects sc://HOST[:PORT]")
+    # Spark Connect's client retries an unreachable server for minutes before giving up.
+    socket.create_connection((parsed.hostname, parsed.port or 15002), timeout=5).close()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(url)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     conf = _conf(args.conf, parser)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(_WarningFormatter())
     logging.getLogger("vista_sql").addHandler(handler)
     logging.getLogger("vista_sql").setLevel(logging.INFO)
@@ -156,15 +256,27 @@ def main(argv: list[str] | None = None) -> int:
     elif args.execute is not None:
         script = args.execute
 
+    spark = None
+    if args.remote:
+        try:
+            spark = _remote_session(args.remote, conf)
+        except Exception as error:  # noqa: BLE001 - any failure here is one line for the user
+            print(f"error: cannot use Spark Connect at {args.remote}: ", end="", file=sys.stderr)
+            print(_first_line(error), file=sys.stderr)
+            return 1
+    # Imported only now: it loads TensorFlow, seconds that a failed connection need not wait.
     from vista_sql.session import VistaSession
 
-    session = VistaSession(master=args.master, conf=conf)
+    session = VistaSession(spark, master=args.master, conf=conf)
     shell = Shell(session, args.output, args.debug, origin)
     try:
         if script is None:
             shell.interactive()
             return 0
         return 0 if shell.run_script(script) else 1
+    except KeyboardInterrupt:
+        shell.cancel()
+        return 130
     finally:
         session.spark.stop()
 
