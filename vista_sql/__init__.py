@@ -20,3 +20,10 @@ def __getattr__(name: str):
 
         return VistaSession
     raise AttributeError(name)
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext vista_sql`: the %vista_sql / %%vista_sql magics."""
+    from vista_sql.interfaces.jupyter import load_ipython_extension as load
+
+    load(ipython)

@@ -1,8 +1,9 @@
-"""Rendering result rows for a terminal: tables, CSV or JSON."""
+"""Rendering results: tables, CSV or JSON for a terminal; plan text and metric plots for Jupyter."""
 
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 
@@ -39,3 +40,55 @@ def render(columns: list[str], rows: list[tuple], output: str = "table") -> str:
     table = tabulate(body, headers=columns, tablefmt="psql", missingval="NULL", floatfmt=".4f")
     count = len(rows)
     return f"{table}\n{count} row{'s' if count != 1 else ''}"
+
+
+METRICS = ("accuracy", "f1", "auc")
+
+
+class PlanText(str):
+    """EXPLAIN output: shown as preformatted text rather than a one-cell table."""
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self)}</pre>"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def metrics_figure(frame):
+    """Bars of each metric by layer, the structured-only baseline as a dashed line per metric.
+
+    `frame` is a TRANSFER result as pandas. matplotlib's object API, not pyplot: no global figure
+    state, so nothing is drawn twice by an inline backend.
+    """
+    from matplotlib.figure import Figure
+
+    from vista_sql.execution.runner import BASELINE
+
+    missing = [c for c in ("layer", *METRICS) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"--plot needs a TRANSFER result; this one has no {', '.join(missing)}")
+    layers = frame[frame["layer"] != BASELINE]
+    baseline = frame[frame["layer"] == BASELINE]
+    metrics = [m for m in METRICS if frame[m].notna().any()]
+    figure = Figure(figsize=(max(6.0, 1.4 * len(layers) + 3), 4.2), layout="constrained")
+    axes = figure.add_subplot()
+    width = 0.8 / max(1, len(metrics))
+    colors = ("tab:blue", "tab:orange", "tab:green")
+    for i, metric in enumerate(metrics):
+        positions = [x + (i - (len(metrics) - 1) / 2) * width for x in range(len(layers))]
+        axes.bar(positions, layers[metric].fillna(0), width, label=metric, color=colors[i])
+        if not baseline.empty and baseline[metric].notna().all():
+            axes.axhline(
+                float(baseline[metric].iloc[0]),
+                color=colors[i],
+                linestyle="--",
+                linewidth=1.2,
+                label=f"{metric}, structured only",
+            )
+    axes.set_xticks(range(len(layers)), list(layers["layer"]), rotation=20, ha="right")
+    axes.set_ylim(0, 1.05)
+    axes.set_ylabel("score on the held-out split")
+    axes.set_title("Image features by layer vs. the structured-only baseline")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    return figure
