@@ -217,8 +217,19 @@ class VistaParser(SparkParser):
             nodes.Train(this=model, label=label, features=features, params=params or None)
         )
 
+    def _parse_option_name(self) -> exp.Identifier:
+        # Option names may be SQL keywords (join, plan, ...): any bare word will do.
+        token = self._curr
+        if token and token.token_type != TokenType.STRING and token.text.replace("_", "").isalnum():
+            if not token.text[0].isdigit():
+                self._advance()
+                name = exp.to_identifier(token.text)
+                name.update_positions(token)
+                return name
+        return self._expect_identifier("an option name")
+
     def _parse_option(self) -> nodes.OptionEQ:
-        name = self._expect_identifier("an option name")
+        name = self._parse_option_name()
         if not self._match(TokenType.EQ):
             self.raise_error(f"expected '=' after '{name.name}'")
         value = self._parse_bitwise()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from pyspark.ml.feature import VectorAssembler
@@ -11,6 +12,7 @@ from pyspark.sql import functions as F
 from vista_sql.ml import metrics, models
 
 VECTOR, IMAGE_VECTOR = "__vista_vector", "__vista_image_vector"
+log = logging.getLogger("vista_sql")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ def fit_and_score(
     n_train, n_test = train.count(), test.count()
     dim = len(structured) + image_dim
     if not inputs or n_train == 0 or n_test == 0:
+        return TrainingResult(dim, n_train, n_test, None, None, None)
+    if train.select(label).distinct().count() < 2:
+        log.warning("the training rows hold a single label value: no model, metrics left empty")
         return TrainingResult(dim, n_train, n_test, None, None, None)
     assembler = VectorAssembler(inputCols=inputs, outputCol=VECTOR)
     estimator = models.lookup(learner_name).estimator_class()(

@@ -1,7 +1,8 @@
 """Choose the logical plan: Lazy, Eager or Staged, with the join before or after inference.
 
 Every combination is costed (optimizer/cost.py). Among the plans the hints allow, any within 10%
-of the cheapest counts as a tie, and ties go to Staged with the join first, Vista's default: its
+of the cheapest counts as a tie, decided by the order staged > lazy > eager, join before > after,
+so ties go to Staged with the join first, Vista's default: its
 UDFs hold one layer's tensors at a time and at most two stages are cached at once, which keeps
 memory bounded when the estimates are off. The losers are kept, with their estimates and the
 reason they lost, for EXPLAIN.

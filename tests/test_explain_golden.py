@@ -1,0 +1,48 @@
+"""EXPLAIN text for a few plans, planned from injected statistics, kept as golden snapshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import sqlglot
+
+from vista_sql.execution import explain
+from vista_sql.optimizer import planner
+from vista_sql.optimizer.config import GIB, Resources
+
+from test_optimizer_rules import _query, _stats
+
+GOLDEN = Path(__file__).with_name("golden")
+
+CASES = {
+    "staged_default": dict(),
+    "lazy_where": dict(
+        options=(("plan", "lazy"),),
+        where=sqlglot.parse_one("`tab`.`price` > 10", read="spark"),
+    ),
+    "eager_after_cost": dict(options=(("plan", "eager"), ("join_placement", "after"))),
+    "vgg16_big_table": dict(cnn="vgg16", layers=("block5_pool", "fc1", "fc2")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_explain_matches_golden(name):
+    extra = dict(CASES[name])
+    cnn_args = {k: extra.pop(k) for k in ("cnn", "layers") if k in extra}
+    stats = _stats(structured_bytes=400 * 1024**2 if name == "vgg16_big_table" else 50_000)
+    plan = planner.plan(
+        _query(**cnn_args, **extra),
+        statistics=stats,
+        resources=Resources(cores=2, memory=24 * GIB),
+        storage_limit=4 * GIB,
+        slots=2,
+    )
+    text = explain.render(plan, statement_id=1, with_cost=name.endswith("cost")) + "\n"
+    golden = GOLDEN / f"explain_{name}.txt"
+    if os.environ.get("VISTA_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), (
+        f"regenerate with VISTA_UPDATE_GOLDEN=1 if intended: {golden}"
+    )

@@ -1,0 +1,71 @@
+"""Every logical × physical plan gives the same features and metrics; Spark's accumulators show
+how many images each plan pushes through the CNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+CASES = {
+    "resnet50": "conv4_block6_out, conv4_block6_2_relu, conv5_block1_out, avg_pool",
+    "vgg16": "block5_pool, fc1, fc2",
+}
+COMBINATIONS = [
+    ("staged", "before", "broadcast", "deser"),
+    ("staged", "after", "shuffle", "ser"),
+    ("lazy", "before", "shuffle", "deser"),
+    ("lazy", "after", "broadcast", "ser"),
+    ("eager", "before", "broadcast", "ser"),
+    ("eager", "after", "shuffle", "deser"),
+]
+IMAGES = 10
+
+
+def _run(vista, cnn, out, plan, placement, join, persist):
+    frame = vista.sql(
+        f"""
+        CREATE OR REPLACE TEMPORARY VIEW plan_images AS SELECT * FROM images WHERE id <= {IMAGES};
+        TRANSFER FEATURES FROM {cnn} WEIGHTS RANDOM LAYERS ({CASES[cnn]})
+          ON plan_images AS i (id, content) JOIN products AS p USING (id)
+          WHERE p.price > 0
+          TRAIN logistic_regression (LABEL is_popular, max_iter = 3)
+          EVALUATE SPLIT 0.4
+          MATERIALIZE INTO '{out}'
+          OPTIONS (plan = '{plan}', join_placement = '{placement}', join = '{join}',
+                   persist = '{persist}', partitions = 1)
+        """
+    )
+    metrics = [tuple(r) for r in frame.drop("seconds").collect()]
+    return metrics, dict(vista.last_metrics["inferred"])
+
+
+def _features(spark, out, layer):
+    rows = spark.read.parquet(str(out / layer)).collect()
+    return {r.id: np.asarray(r.features, np.float32) for r in rows}
+
+
+@pytest.mark.parametrize("cnn", sorted(CASES))
+def test_all_plans_agree_and_only_lazy_recomputes(vista, spark, demo_views, tmp_path, cnn):
+    layers = [name.strip() for name in CASES[cnn].split(",")]
+    results = {}
+    for combination in COMBINATIONS:
+        out = tmp_path / "-".join(combination)
+        results[combination] = (*_run(vista, cnn, out, *combination), out)
+
+    reference_metrics, _, reference_out = results[COMBINATIONS[0]]
+    for combination, (metrics, _, out) in results.items():
+        assert metrics == reference_metrics, combination
+        for layer in layers:
+            want, got = _features(spark, reference_out, layer), _features(spark, out, layer)
+            assert sorted(got) == sorted(want)
+            assert max(np.max(np.abs(got[k] - want[k])) for k in want) <= 1e-4, (combination, layer)
+
+    for (plan, placement, _, _), (_, inferred, _) in results.items():
+        from_images = sum(count for reads, count in inferred.values() if reads == "images")
+        from_tensors = sum(count for reads, count in inferred.values() if reads == "tensors")
+        if plan == "staged":  # one pass per image per stage: images once, then tensors
+            assert (from_images, from_tensors) == (IMAGES, IMAGES * (len(layers) - 1))
+        elif plan == "lazy":  # every layer starts again from the raw images
+            assert (from_images, from_tensors) == (IMAGES * len(layers), 0)
+        else:
+            assert (from_images, from_tensors) == (IMAGES, 0)
