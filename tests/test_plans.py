@@ -60,7 +60,7 @@ def test_all_plans_agree_and_only_lazy_recomputes(vista, spark, demo_views, tmp_
             assert sorted(got) == sorted(want)
             assert max(np.max(np.abs(got[k] - want[k])) for k in want) <= 1e-4, (combination, layer)
 
-    for (plan, placement, _, _), (_, inferred, _) in results.items():
+    for (plan, _, _, _), (_, inferred, _) in results.items():
         from_images = sum(count for reads, count in inferred.values() if reads == "images")
         from_tensors = sum(count for reads, count in inferred.values() if reads == "tensors")
         if plan == "staged":  # one pass per image per stage: images once, then tensors
