@@ -44,11 +44,18 @@ def fit_and_score(
         inputs.append(IMAGE_VECTOR)
     train = frame.filter(~F.col(is_test))
     test = frame.filter(F.col(is_test))
-    n_train, n_test = train.count(), test.count()
+    # One job for the sizes of both sides and the label values seen in training.
+    sides = {
+        row[0]: (row[1], row[2])
+        for row in frame.groupBy(is_test)
+        .agg(F.count(F.lit(1)), F.countDistinct(label))
+        .collect()
+    }
+    (n_train, train_labels), (n_test, _) = sides.get(False, (0, 0)), sides.get(True, (0, 0))
     dim = len(structured) + image_dim
     if not inputs or n_train == 0 or n_test == 0:
         return TrainingResult(dim, n_train, n_test, None, None, None)
-    if train.select(label).distinct().count() < 2:
+    if train_labels < 2:
         log.warning("the training rows hold a single label value: no model, metrics left empty")
         return TrainingResult(dim, n_train, n_test, None, None, None)
     assembler = VectorAssembler(inputCols=inputs, outputCol=VECTOR)
