@@ -18,8 +18,10 @@ from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
 from vista_sql.execution import cnn_statements, explain, runner, sql_functions
+from vista_sql.ml import models as ml_models
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import Binder
+from vista_sql.plan.values import position
 from vista_sql.statements import Statement, split
 
 _SPARK_POSITION = re.compile(r"\(?line (\d+),? pos (\d+)\)?;?")
@@ -73,6 +75,13 @@ class VistaSession:
             return self.spark.createDataFrame(
                 cnn_statements.show(self.cnns), cnn_statements.SHOW_SCHEMA
             )
+        if isinstance(tree, nodes.DescribeModel):
+            try:
+                learner = ml_models.lookup(tree.this.name)
+            except VistaError as error:
+                raise error.at(*position(tree.this)) from None
+            rows = ml_models.describe(learner)
+            return self.spark.createDataFrame(rows, "parameter string, default string, doc string")
         if isinstance(tree, nodes.DescribeCnn):
             rows = cnn_statements.describe(binder, tree)
             return self.spark.createDataFrame(rows, roster.DESCRIBE_SCHEMA)

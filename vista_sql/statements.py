@@ -29,6 +29,8 @@ _OUR_OPENINGS = (
     ("SHOW", "CNNS"),
     ("DESCRIBE", "CNN"),
     ("DESC", "CNN"),
+    ("DESCRIBE", "MODEL"),
+    ("DESC", "MODEL"),
 )
 
 

@@ -30,8 +30,15 @@ def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
     if e.args.get("where"):
         parts.append(f"WHERE {gen.sql(e, 'where')}")
     parts.append(f"TRAIN {gen.sql(e, 'train')}")
+    evaluate = []
     if e.args.get("split"):
-        parts.append(f"EVALUATE SPLIT {gen.sql(e, 'split')}")
+        evaluate.append(f"SPLIT {gen.sql(e, 'split')}")
+    if e.args.get("folds"):
+        evaluate.append(f"CROSS VALIDATE {gen.sql(e, 'folds')}")
+    if e.args.get("metrics"):
+        evaluate.append(f"METRICS ({_csv(gen, e.args['metrics'])})")
+    if evaluate:
+        parts.append("EVALUATE " + " ".join(evaluate))
     if e.args.get("materialize"):
         parts.append(f"MATERIALIZE INTO {gen.sql(e, 'materialize')}")
     if e.args.get("options"):
@@ -106,5 +113,7 @@ class VistaGenerator(SparkGenerator):
         nodes.CreateCnn: _create_cnn_sql,
         nodes.DropCnn: _drop_cnn_sql,
         nodes.ShowCnns: lambda gen, e: "SHOW CNNS",
+        nodes.ParamIn: lambda gen, e: f"{gen.sql(e, 'this')} IN ({_csv(gen, e.expressions)})",
+        nodes.DescribeModel: lambda gen, e: f"DESCRIBE MODEL {gen.sql(e, 'this')}",
         nodes.DescribeCnn: lambda gen, e: f"DESCRIBE CNN {gen.sql(e, 'this')}",
     }

@@ -24,6 +24,8 @@ class TransferFeatures(exp.Expression):
         "where": False,  # filter on the joined rows
         "train": True,  # Train
         "split": False,  # Literal fraction held out for evaluation
+        "folds": False,  # Literal: EVALUATE CROSS VALIDATE k
+        "metrics": False,  # list[Identifier]: EVALUATE METRICS (...)
         "materialize": False,  # Literal string path
         "options": False,  # list[OptionEQ]
     }
@@ -91,5 +93,17 @@ class ShowCnns(exp.Expression):
 
 class DescribeCnn(exp.Expression):
     """DESCRIBE CNN <name>: the layer roster."""
+
+    arg_types = {"this": True}
+
+
+class ParamIn(exp.Expression):
+    """`name IN (v1, v2, ...)` inside TRAIN (...): a grid for cross-validation."""
+
+    arg_types = {"this": True, "expressions": True}
+
+
+class DescribeModel(exp.Expression):
+    """DESCRIBE MODEL <learner>: its parameters and defaults."""
 
     arg_types = {"this": True}

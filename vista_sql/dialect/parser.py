@@ -38,6 +38,9 @@ class VistaParser(SparkParser):
             return self.expression(nodes.DropCnn(this=name, exists=exists or None))
         elif self._match_text_seq("SHOW", "CNNS"):
             return self.expression(nodes.ShowCnns())
+        elif self._match_text_seq("DESCRIBE", "MODEL") or self._match_text_seq("DESC", "MODEL"):
+            name = self._expect_identifier("a model name")
+            return self.expression(nodes.DescribeModel(this=name))
         elif self._match_text_seq("DESCRIBE", "CNN") or self._match_text_seq("DESC", "CNN"):
             return self.expression(nodes.DescribeCnn(this=self._expect_identifier("a CNN name")))
         return super()._parse_statement()
@@ -105,12 +108,9 @@ class VistaParser(SparkParser):
         where = self._parse_assignment() if self._match(TokenType.WHERE) else None
         self._expect("TRAIN")
         train = self._parse_train()
-        split = None
+        split = folds = metrics = None
         if self._match_text_seq("EVALUATE"):
-            self._expect("SPLIT")
-            split = self._parse_number()
-            if not isinstance(split, exp.Literal):
-                self.raise_error("expected a fraction after EVALUATE SPLIT")
+            split, folds, metrics = self._parse_evaluate()
         materialize = None
         if self._match_text_seq("MATERIALIZE"):
             self._expect("INTO")
@@ -134,10 +134,28 @@ class VistaParser(SparkParser):
                 where=where,
                 train=train,
                 split=split,
+                folds=folds,
+                metrics=metrics,
                 materialize=materialize,
                 options=options,
             )
         )
+
+    def _parse_evaluate(self):
+        split = folds = metrics = None
+        if self._match_text_seq("SPLIT"):
+            split = self._parse_number()
+            if not isinstance(split, exp.Literal):
+                self.raise_error("expected a fraction after EVALUATE SPLIT")
+        if self._match_text_seq("CROSS", "VALIDATE"):
+            folds = self._parse_number()
+            if not isinstance(folds, exp.Literal):
+                self.raise_error("expected a number of folds after CROSS VALIDATE")
+        if self._match_text_seq("METRICS"):
+            metrics = self._parse_wrapped_csv(lambda: self._parse_option_name())
+        if split is None and folds is None and metrics is None:
+            self.raise_error("expected SPLIT, CROSS VALIDATE or METRICS after EVALUATE")
+        return split, folds, metrics
 
     def _parse_pooling(self) -> nodes.Pooling:
         if self._match_text_seq("NONE"):
@@ -211,7 +229,7 @@ class VistaParser(SparkParser):
                     lambda: self._expect_identifier("a feature column")
                 )
             else:
-                params.append(self._parse_option())
+                params.append(self._parse_param())
         self._match_r_paren()
         return self.expression(
             nodes.Train(this=model, label=label, features=features, params=params or None)
@@ -228,8 +246,17 @@ class VistaParser(SparkParser):
                 return name
         return self._expect_identifier("an option name")
 
-    def _parse_option(self) -> nodes.OptionEQ:
+    def _parse_param(self) -> exp.Expr:
         name = self._parse_option_name()
+        if self._match(TokenType.IN):
+            values = self._parse_wrapped_csv(self._parse_bitwise)
+            return self.expression(nodes.ParamIn(this=name, expressions=values))
+        return self._finish_option(name)
+
+    def _parse_option(self) -> nodes.OptionEQ:
+        return self._finish_option(self._parse_option_name())
+
+    def _finish_option(self, name: exp.Identifier) -> nodes.OptionEQ:
         if not self._match(TokenType.EQ):
             self.raise_error(f"expected '=' after '{name.name}'")
         value = self._parse_bitwise()

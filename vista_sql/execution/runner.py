@@ -12,16 +12,21 @@ import time
 from pyspark import StorageLevel
 
 from vista_sql.execution import events, lowering, materialize, udfs
-from vista_sql.ml import training
+from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
 
 log = logging.getLogger("vista_sql")
 
 BASELINE = "(structured only)"
-RESULT_SCHEMA = (
-    "layer string, feature_dim int, n_train long, n_test long, "
-    "accuracy double, f1 double, auc double, seconds double"
-)
+
+
+def result_schema(q) -> str:
+    """layer, feature_dim, n_train, n_test, the chosen metrics, [best_params], seconds."""
+    columns = ["layer string", "feature_dim int", "n_train long", "n_test long"]
+    columns += [f"{metric} double" for metric in q.metrics]
+    if q.folds or any(isinstance(v, models.Grid) for _, v in q.params):
+        columns.append("best_params string")
+    return ", ".join([*columns, "seconds double"])
 
 
 def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = None):
@@ -31,11 +36,12 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
     common = dict(
         structured=list(q.features),
+        key=lowering.KEY,
         label=lowering.LABEL,
         is_test=lowering.IS_TEST,
-        learner_name=q.model,
-        params=q.params,
+        spec=training.TrainingSpec(q.model, q.params, q.metrics, q.folds, q.split, q.seed),
     )
+    schema = result_schema(q)
     rows, counters = [], []
     try:
         started = time.perf_counter()
@@ -46,7 +52,7 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
         )
         baseline.unpersist()
         rows_in = result.n_train + result.n_test
-        rows.append(_row(BASELINE, result, started))
+        rows.append(_row(BASELINE, result, started, schema))
         for stage in stages:
             started = time.perf_counter()
             counters.append((stage.stage, udfs.register(spark, stage.stage.udf_name, stage.task)))
@@ -71,7 +77,7 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
                     )
                 finally:
                     frame.unpersist()
-                rows.append(_row(layer.name, result, started))
+                rows.append(_row(layer.name, result, started, schema))
                 started = time.perf_counter()
             if stage.stage.reads == "images" and plan.strategy != "staged":
                 _release(spark, stage.table)  # lazy and eager stages feed no later stage
@@ -81,7 +87,7 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
             _release(spark, stage.table)
         if metrics is not None:
             metrics["inferred"] = {s.index: (s.reads, acc.value) for s, acc in counters}
-    return spark.createDataFrame(rows, RESULT_SCHEMA)
+    return spark.createDataFrame(rows, schema)
 
 
 def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int) -> None:
@@ -105,17 +111,11 @@ def _release(spark, table: str) -> None:
         spark.sql(statement)
 
 
-def _row(layer: str, result: training.TrainingResult, started: float) -> tuple:
-    return (
-        layer,
-        result.feature_dim,
-        result.n_train,
-        result.n_test,
-        result.accuracy,
-        result.f1,
-        result.auc,
-        round(time.perf_counter() - started, 2),
-    )
+def _row(layer: str, result: training.TrainingResult, started: float, schema: str) -> tuple:
+    row = [layer, result.feature_dim, result.n_train, result.n_test, *result.scores.values()]
+    if "best_params" in schema:
+        row.append(result.best_params)
+    return (*row, round(time.perf_counter() - started, 2))
 
 
 def _report_skipped(spark, table: str) -> None:

@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
-from pyspark.ml.evaluation import BinaryClassificationEvaluator, MulticlassClassificationEvaluator
+from pyspark.ml.evaluation import (
+    BinaryClassificationEvaluator,
+    MulticlassClassificationEvaluator,
+    RegressionEvaluator,
+)
+
+from vista_sql.errors import VistaBindError, did_you_mean
+
+# Our name → (evaluator kind, MLlib metric name)
+METRICS = {
+    "classification": {
+        "accuracy": ("multi", "accuracy"),
+        "f1": ("multi", "f1"),
+        "weighted_precision": ("multi", "weightedPrecision"),
+        "weighted_recall": ("multi", "weightedRecall"),
+        "auc": ("binary", "areaUnderROC"),
+    },
+    "regression": {
+        "rmse": ("regression", "rmse"),
+        "mae": ("regression", "mae"),
+        "r2": ("regression", "r2"),
+    },
+}
+DEFAULTS = {"classification": ("accuracy", "f1", "auc"), "regression": ("rmse", "mae", "r2")}
+LARGER_IS_BETTER = {"rmse": False, "mae": False}
 
 
-def classification(predictions, label_col: str, classes: int) -> dict[str, float | None]:
-    def multi(metric: str) -> float:
-        return MulticlassClassificationEvaluator(labelCol=label_col, metricName=metric).evaluate(
-            predictions
+def choose(task: str, requested: list[str] | None) -> tuple[str, ...]:
+    known = METRICS[task]
+    if not requested:
+        return DEFAULTS[task]
+    for name in requested:
+        if name.lower() not in known:
+            raise VistaBindError(
+                f"unknown metric '{name}' for {task}{did_you_mean(name, known)}; "
+                f"known: {', '.join(known)}"
+            )
+    return tuple(dict.fromkeys(n.lower() for n in requested))
+
+
+def evaluator(task: str, metric: str, label: str):
+    kind, name = METRICS[task][metric]
+    if kind == "binary":
+        return BinaryClassificationEvaluator(
+            labelCol=label, rawPredictionCol="rawPrediction", metricName=name
         )
+    if kind == "regression":
+        return RegressionEvaluator(labelCol=label, metricName=name)
+    return MulticlassClassificationEvaluator(labelCol=label, metricName=name)
 
-    auc = None
-    if classes == 2:
-        auc = BinaryClassificationEvaluator(
-            labelCol=label_col, rawPredictionCol="rawPrediction", metricName="areaUnderROC"
-        ).evaluate(predictions)
-    return {"accuracy": multi("accuracy"), "f1": multi("f1"), "auc": auc}
+
+def evaluate(predictions, task: str, label: str, chosen, classes: int) -> dict[str, float | None]:
+    scores: dict[str, float | None] = {}
+    for metric in chosen:
+        binary = METRICS[task][metric][0] == "binary"
+        usable = not binary or (classes == 2 and "rawPrediction" in predictions.columns)
+        scores[metric] = evaluator(task, metric, label).evaluate(predictions) if usable else None
+    return scores

@@ -14,30 +14,71 @@ class Learner:
     name: str
     estimator: str  # dotted path of the MLlib estimator class
     task: str  # "classification" | "regression"
-    defaults: tuple[tuple[str, object], ...]  # snake_case name → value, before user parameters
+    defaults: tuple[tuple[str, object], ...] = ()  # snake_case name → value, before the user's
     aliases: tuple[tuple[str, str], ...] = ()
+    binary_only: bool = False  # MLlib's LinearSVC and GBTClassifier take two classes only
 
     def estimator_class(self):
         module, _, cls = self.estimator.rpartition(".")
         return getattr(importlib.import_module(module), cls)
 
 
+_C, _R = "pyspark.ml.classification.", "pyspark.ml.regression."
+_ITER = (("max_iter", 10),)
+_ELASTIC = (("reg_param", 0.01), ("elastic_net_param", 0.5))
+_ALIASES = (("elastic_net", "elastic_net_param"),)
+
 LEARNERS: dict[str, Learner] = {
     learner.name: learner
     for learner in (
+        # Vista's downstream model: 10 iterations, light elastic-net regularisation.
         Learner(
-            name="logistic_regression",
-            estimator="pyspark.ml.classification.LogisticRegression",
-            task="classification",
-            # Vista's downstream model: 10 iterations, light elastic-net regularisation.
-            defaults=(("max_iter", 10), ("reg_param", 0.01), ("elastic_net_param", 0.5)),
-            aliases=(("elastic_net", "elastic_net_param"),),
+            "logistic_regression",
+            _C + "LogisticRegression",
+            "classification",
+            _ITER + _ELASTIC,
+            _ALIASES,
         ),
+        Learner("linear_svc", _C + "LinearSVC", "classification", _ITER, binary_only=True),
+        Learner("decision_tree", _C + "DecisionTreeClassifier", "classification"),
+        Learner(
+            "random_forest",
+            _C + "RandomForestClassifier",
+            "classification",
+            (("num_trees", 20), ("seed", 42)),
+        ),
+        Learner(
+            "gbt", _C + "GBTClassifier", "classification", _ITER + (("seed", 42),), binary_only=True
+        ),
+        # The hidden layer's width; input and output widths come from the data.
+        Learner(
+            "mlp",
+            _C + "MultilayerPerceptronClassifier",
+            "classification",
+            (("max_iter", 50), ("seed", 42)),
+        ),
+        # Gaussian: conv features and standardised columns are not counts.
+        Learner("naive_bayes", _C + "NaiveBayes", "classification", (("model_type", "gaussian"),)),
+        Learner("one_vs_rest", _C + "OneVsRest", "classification"),
+        Learner(
+            "linear_regression", _R + "LinearRegression", "regression", _ITER + _ELASTIC, _ALIASES
+        ),
+        Learner("decision_tree_regressor", _R + "DecisionTreeRegressor", "regression"),
+        Learner(
+            "random_forest_regressor",
+            _R + "RandomForestRegressor",
+            "regression",
+            (("num_trees", 20), ("seed", 42)),
+        ),
+        Learner("gbt_regressor", _R + "GBTRegressor", "regression", _ITER + (("seed", 42),)),
     )
 }
+MLP_HIDDEN = 32
 
 # Columns the training pipeline wires itself; a user setting them would break it.
 _RESERVED = {
+    "layers",  # mlp: built from the feature width, MLP_HIDDEN and the number of classes
+    "classifier",  # one_vs_rest: logistic regression
     "features_col",
     "label_col",
     "prediction_col",
@@ -45,6 +86,26 @@ _RESERVED = {
     "probability_col",
     "weight_col",
 }
+
+
+class Grid(tuple):
+    """The values `param IN (a, b, ...)` asks cross-validation to try."""
+
+
+def describe(learner: Learner) -> list[tuple[str, str, str]]:
+    """(snake_case name, default, doc) for every parameter the TRAIN clause may set."""
+    estimator = learner.estimator_class()()
+    defaults = {snake(k): v for k, v in learner.defaults}
+    rows = []
+    for param in estimator.params:
+        name = snake(param.name)
+        if name in _RESERVED:
+            continue
+        value = defaults.get(
+            name, estimator.getOrDefault(param) if estimator.hasDefault(param) else None
+        )
+        rows.append((name, "" if value is None else str(value), param.doc))
+    return rows
 
 
 def snake(name: str) -> str:
@@ -71,7 +132,10 @@ def resolve_params(
                 f"unknown parameter '{name}' for {learner.name}{did_you_mean(name, by_snake)}"
             )
         try:
-            resolved[param.name] = param.typeConverter(value)
+            if isinstance(value, Grid):
+                resolved[param.name] = Grid(param.typeConverter(v) for v in value)
+            else:
+                resolved[param.name] = param.typeConverter(value)
         except (TypeError, ValueError):
             raise VistaBindError(
                 f"parameter '{name}' of {learner.name} cannot be {value!r}: {param.doc}"

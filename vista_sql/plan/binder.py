@@ -16,6 +16,7 @@ from vista_sql.catalog import models as cnn_models
 from vista_sql.catalog import pooling, roster, staging, weights, zoo
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaBindError, did_you_mean, find_named
+from vista_sql.ml import metrics as ml_metrics
 from vista_sql.ml import models
 from vista_sql.plan import options as option_specs
 from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
@@ -88,9 +89,7 @@ class Binder:
             learner = models.lookup(train.this.name)
         except VistaBindError as error:
             raise error.at(*position(train.this)) from None
-        params = [
-            (p.this.name, literal_value(p.expression)) for p in train.args.get("params") or []
-        ]
+        params = [_param(p) for p in train.args.get("params") or []]
         try:
             resolved = models.resolve_params(learner, params)
         except VistaBindError as error:
@@ -101,6 +100,14 @@ class Binder:
             raise error.at(*position(bad)) if bad is not None else error from None
 
         split = self._split(stmt.args.get("split"))
+        metric_nodes = stmt.args.get("metrics") or []
+        try:
+            chosen = ml_metrics.choose(learner.task, [m.name for m in metric_nodes])
+        except VistaBindError as error:
+            raise error.at(*position(metric_nodes[0])) from None
+        folds = stmt.args.get("folds")
+        if folds is not None and int(folds.name) < 2:
+            raise _error(f"CROSS VALIDATE needs at least 2 folds, not {folds.name}", folds)
         materialize = stmt.args.get("materialize")
         return TransferQuery(
             cnn=ref,
@@ -120,6 +127,8 @@ class Binder:
             materialize=materialize.name if materialize is not None else None,
             options=tuple(sorted(options.items())),
             pooling=pool,
+            metrics=chosen,
+            folds=int(folds.name) if folds is not None else None,
         )
 
     # -- pieces -------------------------------------------------------------------------------
@@ -313,6 +322,12 @@ class Binder:
                 f"EVALUATE SPLIT must be between 0 and 1 (exclusive), not {node.name}", node
             )
         return value
+
+
+def _param(node) -> tuple[str, object]:
+    if isinstance(node, nodes.ParamIn):
+        return node.this.name, models.Grid(literal_value(v) for v in node.expressions)
+    return node.this.name, literal_value(node.expression)
 
 
 def _first_line(error: Exception) -> str:

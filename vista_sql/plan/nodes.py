@@ -53,6 +53,8 @@ class TransferQuery:
     materialize: str | None
     options: tuple[tuple[str, object], ...] = field(default=())
     pooling: Pooling = DEFAULT_POOLING
+    metrics: tuple[str, ...] = ("accuracy", "f1", "auc")
+    folds: int | None = None  # EVALUATE CROSS VALIDATE k
 
 
 @dataclass(frozen=True)

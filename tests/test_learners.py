@@ -1,0 +1,158 @@
+"""Downstream learners: every MLlib learner through the training path, grids and CV, metrics."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.functions import array_to_vector
+from pyspark.sql import functions as F
+
+from vista_sql.ml import metrics, models, training
+
+LAYER = "global_average_pooling2d"
+TRANSFER = (
+    "TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS ({layer}) "
+    "ON images AS i (id, content) JOIN products AS p USING (id) TRAIN {train} {tail}"
+)
+
+
+@pytest.fixture(scope="module")
+def features(vista, spark, demo_views, tmp_path_factory):
+    """The layer's materialized features joined to the structured columns, as the runner sees them."""
+    out = tmp_path_factory.mktemp("learners")
+    vista.sql(
+        TRANSFER.format(
+            layer=LAYER,
+            train="logistic_regression (LABEL is_popular)",
+            tail=f"MATERIALIZE INTO '{out}'",
+        )
+    )
+    stored = spark.read.parquet(str(out / LAYER)).withColumnRenamed("id", "__vista_key")
+    products = spark.table("products").select(
+        F.col("id").alias("__vista_key"),
+        "hint",
+        "price",
+        "weight",
+        F.col("is_popular").cast("double").alias("__vista_label"),
+    )
+    frame = stored.join(products, "__vista_key").withColumn("__vista_is_test", F.lit(False))
+    return frame.cache()
+
+
+def _direct(frame, learner, params, label, task, chosen, seed=42, split=0.2):
+    """The same learner run straight on MLlib, on the same split."""
+    if task == "classification":
+        frame = training.stratified(
+            frame, key="__vista_key", label=label, is_test="t", split=split, seed=seed
+        )
+    else:
+        frame = frame.withColumn("t", F.col("__vista_is_test"))
+    frame = frame.withColumn("v", array_to_vector("features"))
+    assembled = VectorAssembler(inputCols=["hint", "price", "weight", "v"], outputCol="x")
+    assembled = assembled.transform(frame)
+    estimator = models.lookup(learner).estimator_class()
+    fixed = dict(params)
+    if learner == "mlp":
+        fixed["layers"] = [3 + 1280, models.MLP_HIDDEN, 2]
+    if learner == "one_vs_rest":
+        from pyspark.ml.classification import LogisticRegression
+
+        fixed["classifier"] = LogisticRegression(maxIter=10, regParam=0.01, elasticNetParam=0.5)
+    model = estimator(featuresCol="x", labelCol=label, **fixed).fit(assembled.where(~F.col("t")))
+    predictions = model.transform(assembled.where(F.col("t")))
+    return metrics.evaluate(predictions, task, label, chosen, 2)
+
+
+@pytest.mark.parametrize("name", sorted(models.LEARNERS))
+def test_each_learner_matches_mllib_run_directly(features, name):
+    learner = models.lookup(name)
+    label = "__vista_label"
+    frame = features
+    if learner.task == "regression":
+        label = "price"
+        hashed = F.pmod(F.xxhash64("__vista_key", F.lit(42)), F.lit(10_000)) < 2000
+        frame = features.withColumn("__vista_is_test", hashed)
+    params = models.resolve_params(learner, [])
+    chosen = metrics.DEFAULTS[learner.task]
+    spec = training.TrainingSpec(name, params, chosen, None, 0.2, 42)
+    structured = ["hint", "weight"] if label == "price" else ["hint", "price", "weight"]
+    result = training.fit_and_score(
+        frame,
+        structured=structured,
+        image_features="features",
+        image_dim=1280,
+        key="__vista_key",
+        label=label,
+        is_test="__vista_is_test",
+        spec=spec,
+        classes=2,
+    )
+    assert result.n_train > result.n_test > 0
+    if label == "price":
+        frame = frame.withColumn("price_feature", F.col("price"))
+        expected = _direct_regression(frame, name, params, chosen)
+    else:
+        expected = _direct(frame, name, params, label, learner.task, chosen)
+    assert set(result.scores) == set(chosen)
+    for metric in chosen:
+        assert result.scores[metric] == pytest.approx(expected[metric], abs=1e-9), metric
+
+
+def _direct_regression(frame, name, params, chosen):
+    frame = frame.withColumn("t", F.col("__vista_is_test")).withColumn(
+        "v", array_to_vector("features")
+    )
+    assembled = VectorAssembler(inputCols=["hint", "weight", "v"], outputCol="x").transform(frame)
+    estimator = models.lookup(name).estimator_class()
+    model = estimator(featuresCol="x", labelCol="price", **dict(params)).fit(
+        assembled.where(~F.col("t"))
+    )
+    predictions = model.transform(assembled.where(F.col("t")))
+    return metrics.evaluate(predictions, "regression", "price", chosen, 0)
+
+
+def test_grid_cross_validation_infers_each_image_once(vista, demo_views):
+    result = vista.sql(
+        TRANSFER.format(
+            layer=LAYER,
+            train="random_forest (LABEL is_popular, num_trees IN (3, 6), max_depth = 3)",
+            tail="EVALUATE CROSS VALIDATE 2 METRICS (f1, weighted_recall)",
+        )
+    )
+    assert result.columns == [
+        "layer",
+        "feature_dim",
+        "n_train",
+        "n_test",
+        "f1",
+        "weighted_recall",
+        "best_params",
+        "seconds",
+    ]
+    rows = result.collect()
+    assert all(r.best_params in ("numTrees=3", "numTrees=6") for r in rows[1:])
+    joined = rows[0].n_train + rows[0].n_test
+    inferred = vista.last_metrics["inferred"]
+    assert sorted(count for _, count in inferred.values()) == [joined] * len(inferred)
+
+
+def test_regression_reports_regression_metrics(vista, demo_views):
+    rows = vista.sql(
+        TRANSFER.format(layer=LAYER, train="linear_regression (LABEL price)", tail="")
+    ).collect()
+    assert rows[0].asDict().keys() >= {"rmse", "mae", "r2"} and rows[1].rmse > 0
+
+
+def test_describe_model_lists_parameters_with_defaults(vista):
+    rows = {r.parameter: r for r in vista.sql("DESCRIBE MODEL random_forest").collect()}
+    assert rows["num_trees"].default == "20" and rows["max_depth"].default == "5"
+    assert "features_col" not in rows and rows["num_trees"].doc
+
+
+def test_unknown_metric_is_a_one_line_error(vista, demo_views):
+    with pytest.raises(Exception, match="unknown metric 'rsme' for classification"):
+        vista.sql(
+            TRANSFER.format(
+                layer=LAYER, train="gbt (LABEL is_popular)", tail="EVALUATE METRICS (rsme)"
+            )
+        )
