@@ -18,7 +18,7 @@ TRANSFER = (
 
 @pytest.fixture(scope="module")
 def features(vista, spark, demo_views, tmp_path_factory):
-    """The layer's materialized features joined to the structured columns, as the runner sees them."""
+    """The layer's materialized features joined to the structured columns, as training sees them."""
     out = tmp_path_factory.mktemp("learners")
     vista.sql(
         TRANSFER.format(
