@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from nbclient import NotebookClient
+from traitlets.config import Config
 
 from vista_sql.interfaces.display import PlanText, metrics_figure
 from vista_sql.interfaces.jupyter import VistaMagicError
@@ -24,12 +26,21 @@ TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (block_15_add, global_a
 
 
 @pytest.fixture(scope="module")
-def ipython(spark, demo_views):
-    shell = InteractiveShell.instance()
+def ipython(spark, demo_views, tmp_path_factory):
+    # IPython takes over __main__ and the display and exception hooks, and keeps a profile and
+    # history on disk: all of it goes back, or into a scratch folder, after these tests.
+    saved = sys.modules["__main__"], sys.displayhook, sys.excepthook
+    patch = pytest.MonkeyPatch()
+    patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=config)
     shell.user_ns["spark"] = spark
     shell.run_line_magic("load_ext", "vista_sql")
     yield shell
     InteractiveShell.clear_instance()
+    sys.modules["__main__"], sys.displayhook, sys.excepthook = saved
+    patch.undo()
 
 
 def _run(shell, cell: str):
