@@ -7,6 +7,10 @@ import io
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+# Refuse images whose header claims more pixels than this before decoding a byte of them: a
+# small file can declare a 20000×20000 canvas (a decompression bomb).
+MAX_PIXELS = 50_000_000
+
 
 class ImageDecodeError(ValueError):
     """The bytes are not an image this pipeline can use; the message says why."""
@@ -20,6 +24,12 @@ def decode(data: bytes | None, size: tuple[int, int]) -> np.ndarray:
         raise ImageDecodeError("image is empty (0 bytes)")
     try:
         with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageDecodeError(
+                    f"image of {width}x{height} pixels exceeds the {MAX_PIXELS // 1_000_000} "
+                    "megapixel limit (decompression bomb guard)"
+                )
             # JPEG can decode at a reduced scale directly, much cheaper than a full decode.
             image.draft("RGB", size)
             rgb = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from keras.src.ops.function import make_node_key
+
+from vista_sql.catalog import backend
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ def _tensor_name(tensor) -> str:
 def _graph(model) -> _Graph:
     # Only the model's own nodes: building a sub-model from inner tensors makes Keras clone the
     # graph and add nodes to the shared layers, which must not leak into later cuts.
+    backend.keras()  # quiet TensorFlow start-up before Keras internals are imported
+    from keras.src.ops.function import make_node_key
+
     own = model._nodes
     position = {op.name: i for i, op in enumerate(model.operations)}
     tensors, producer, last_consumer = {}, {}, {}

@@ -11,6 +11,7 @@ import time
 
 from pyspark import StorageLevel
 
+from vista_sql.errors import VistaExecutionError
 from vista_sql.execution import events, lowering, materialize, udfs
 from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
@@ -60,7 +61,7 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
             if stage.uncache_previous:
                 spark.sql(stage.uncache_previous)
             if stage.stage.index == 0:
-                _report_skipped(spark, stage.table)
+                _report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
             for layer, features in zip(stage.stage.layers, stage.features, strict=True):
                 # Training makes a dozen passes; reading them from the stage table would decode
                 # its hand-over tensors (or every eager layer) each time, so cache just this layer.
@@ -68,6 +69,7 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
                 try:
                     if q.materialize:
                         materialize.write_layer(frame, q.materialize, layer.name, q.key)
+                        materialize.record(q.materialize, layer.name, _manifest_entry(q, layer))
                     result = training.fit_and_score(
                         frame,
                         image_features="features",
@@ -118,10 +120,25 @@ def _row(layer: str, result: training.TrainingResult, started: float, schema: st
     return (*row, round(time.perf_counter() - started, 2))
 
 
-def _report_skipped(spark, table: str) -> None:
+def _manifest_entry(q, layer) -> dict:
+    return {
+        "cnn": q.cnn.identity(),
+        "layer": layer.name,
+        "pooling": q.pooling.describe(),
+        "feature_dim": layer.feature_dim,
+        "images": q.images.name,
+        "key": q.key,
+    }
+
+
+def _report_skipped(spark, table: str, on_error: str) -> None:
     failed = spark.table(lowering.quoted(table)).where(f"{lowering.OUT}.error IS NOT NULL")
     count = failed.count()
-    if count:
-        sample = failed.select(lowering.KEY, f"{lowering.OUT}.error").limit(3).collect()
-        examples = "; ".join(f"key {r[0]}: {r[1]}" for r in sample)
-        log.warning("skipped %d rows whose image could not be decoded (%s)", count, examples)
+    if not count:
+        return
+    sample = failed.select(lowering.KEY, f"{lowering.OUT}.error").limit(3).collect()
+    if on_error == "fail":
+        key, reason = sample[0]
+        raise VistaExecutionError(f"image for key {key}: {reason} (OPTIONS (on_error = 'fail'))")
+    examples = "; ".join(f"key {r[0]}: {r[1]}" for r in sample)
+    log.warning("skipped %d rows whose image could not be decoded (%s)", count, examples)

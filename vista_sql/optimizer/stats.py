@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
+from vista_sql.execution.lowering import quoted
 from vista_sql.plan.nodes import Statistics, TransferQuery
 
 
@@ -19,7 +20,7 @@ def gather(spark, query: TransferQuery, baseline_sql: str) -> Statistics:
     """Row counts of both sides and of the join; `length()` of a binary column reads no pixels."""
     images = spark.table(query.images.name)
     counts = images.select(
-        F.count(F.lit(1)).alias("n"), F.avg(F.length(F.col(f"`{query.image}`"))).alias("avg")
+        F.count(F.lit(1)).alias("n"), F.avg(F.length(F.col(quoted(query.image)))).alias("avg")
     ).first()
     joined = spark.sql(baseline_sql).count()
     return Statistics(

@@ -19,6 +19,7 @@ from vista_sql.errors import VistaBindError, did_you_mean, find_named
 from vista_sql.ml import metrics as ml_metrics
 from vista_sql.ml import models
 from vista_sql.plan import options as option_specs
+from vista_sql.plan.materialize_target import check_target
 from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
 from vista_sql.plan.values import literal_value, position
 
@@ -100,6 +101,12 @@ class Binder:
             raise error.at(*position(bad)) if bad is not None else error from None
 
         split = self._split(stmt.args.get("split"))
+        materialize = stmt.args.get("materialize")
+        if materialize is not None:
+            try:
+                check_target(materialize.name, bool(options.get("overwrite", False)))
+            except VistaBindError as error:
+                raise error.at(*position(materialize)) from None
         metric_nodes = stmt.args.get("metrics") or []
         try:
             chosen = ml_metrics.choose(learner.task, [m.name for m in metric_nodes])
@@ -108,7 +115,6 @@ class Binder:
         folds = stmt.args.get("folds")
         if folds is not None and int(folds.name) < 2:
             raise _error(f"CROSS VALIDATE needs at least 2 folds, not {folds.name}", folds)
-        materialize = stmt.args.get("materialize")
         return TransferQuery(
             cnn=ref,
             layers=layers,

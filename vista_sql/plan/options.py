@@ -34,6 +34,8 @@ TRANSFER_OPTIONS: dict[str, OptionSpec] = {
     "persist": _one_of("ser", "deser"),
     "parallelism": OptionSpec(int, _positive, "a positive integer"),
     # Execution settings.
+    "on_error": _one_of("skip", "fail"),
+    "overwrite": OptionSpec(bool, lambda v: True, "true or false"),
     "seed": OptionSpec(int, lambda v: v >= 0, "a non-negative integer"),
     "batch_size": OptionSpec(int, _positive, "a positive integer"),
     "partitions": OptionSpec(int, _positive, "a positive integer"),

@@ -1,0 +1,21 @@
+"""Where MATERIALIZE INTO may write: checked at bind time, before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vista_sql.errors import VistaBindError
+
+MANIFEST = "_vista_manifest.json"
+
+
+def check_target(root: str, overwrite: bool) -> None:
+    """Refuse, before anything runs, to write into a directory vista_sql did not make."""
+    path = Path(root)
+    if path.exists() and not path.is_dir():
+        raise VistaBindError(f"MATERIALIZE INTO '{root}' is a file, not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / MANIFEST).exists() and not overwrite:
+        raise VistaBindError(
+            f"MATERIALIZE INTO '{root}': the directory holds files vista_sql did not write; "
+            "choose another path or add OPTIONS (overwrite = true)"
+        )
