@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check-java lint clean
+.PHONY: demo test check-java lint clean bench bench-quick
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
@@ -31,3 +31,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 clean:
 	rm -rf build spark-warehouse metastore_db derby.log
+
+# Benchmark (bench/RESULTS.md): vista_sql vs peers and the limit; not part of make test.
+bench: check-java $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.run full --fresh
+
+bench-quick: check-java $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.run quick --fresh

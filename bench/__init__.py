@@ -1,0 +1,1 @@
+"""Benchmark: vista_sql against hand-written peers and the physical limit (make bench)."""
