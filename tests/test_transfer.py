@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -60,7 +61,13 @@ def test_every_row_is_trained_and_evaluated_on_the_same_split(result, spark):
 
 def test_materialize_writes_one_parquet_dataset_per_layer(result, spark):
     _, out = result
-    assert sorted(p.name for p in out.iterdir()) == ["block_15_add", "global_average_pooling2d"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "_vista_manifest.json",
+        "block_15_add",
+        "global_average_pooling2d",
+    ]
+    manifest = json.loads((out / "_vista_manifest.json").read_text())["layers"]
+    assert manifest["block_15_add"]["feature_dim"] == 640
     frame = spark.read.parquet(str(out / "global_average_pooling2d"))
     assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
         ("id", "int"),
