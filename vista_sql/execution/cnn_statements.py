@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from vista_sql.catalog import models, roster, weights, zoo
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaBindError
@@ -32,14 +34,7 @@ def create(binder: Binder, registry: dict, stmt: nodes.CreateCnn) -> None:
         models.model_for(ref)  # fail now, not inside a later statement's Spark tasks
     except VistaBindError as error:
         raise error.at(*position(source)) from None
-    registry[name] = models.ModelRef(
-        name=name,
-        zoo=ref.zoo,
-        weights=ref.weights,
-        path=ref.path,
-        unsafe=ref.unsafe,
-        preprocess_mode=ref.preprocess_mode,
-    )
+    registry[name] = dataclasses.replace(ref, name=name)
 
 
 def drop(registry: dict, stmt: nodes.DropCnn) -> None:
