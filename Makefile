@@ -35,8 +35,8 @@ clean:
 # Benchmark (bench/RESULTS.md): vista_sql vs peers and the limit; not part of make test.
 bench: check-java $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
-	$(BIN)/python -m bench.run full --fresh
+	$(BIN)/python -m bench.run full --fresh --profile
 
 bench-quick: check-java $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
-	$(BIN)/python -m bench.run quick --fresh
+	$(BIN)/python -m bench.run quick --fresh --profile

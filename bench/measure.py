@@ -93,7 +93,9 @@ def run(
                 if process.pid not in is_worker:
                     is_worker[process.pid] = "java" not in process.name()
                     if profile_dir and is_worker[process.pid]:
-                        profilers.append(_profile(process.pid, profile_dir))
+                        role = "driver" if process.pid == root.pid else "worker"
+                        profiler = _profile(process.pid, role, profile_dir)
+                        profilers += [profiler] if profiler else []
                 if is_worker[process.pid]:
                     worker_rss = max(worker_rss, memory.rss)
                     worker_vms = max(worker_vms, memory.vms)
@@ -141,12 +143,15 @@ def run(
     )
 
 
-def _profile(pid: int, directory: str) -> subprocess.Popen:
+def _profile(pid: int, role: str, directory: str) -> subprocess.Popen | None:
     """py-spy, sampling `pid` until it exits (collapsed stacks; not part of the measured tree)."""
     os.makedirs(directory, exist_ok=True)
+    spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(spy):
+        return None  # profiling is optional: no py-spy, no profile
     return subprocess.Popen(
-        ["py-spy", "record", "-p", str(pid), "-r", "20", "--format", "raw"]
-        + ["-o", os.path.join(directory, f"{pid}.txt")],
+        [spy, "record", "-p", str(pid), "-r", "20", "--idle", "--format", "raw"]
+        + ["-o", os.path.join(directory, f"{role}-{pid}.txt")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=dict(

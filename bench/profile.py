@@ -1,10 +1,11 @@
 """Where a run's Python time goes: py-spy samples of its processes, summarised by category.
 
-`bench/measure.py` starts `py-spy record --format raw` on every Python process of a measured tree
-(the driver child and each PySpark worker) when `--profile` is given; this module reads those
-collapsed stacks and attributes each sample to the first category found walking from the leaf
-frame up. TensorFlow's own threads are native and not sampled: their work shows as the Python
-frame that waits on them (Keras `predict_on_batch` / `predict`).
+With `--profile`, `bench/measure.py` runs `py-spy record --idle --format raw` on every Python
+process of a measured tree: the child's own process (`driver-<pid>.txt`) and every PySpark worker
+(`worker-<pid>.txt`). Only main-thread stacks count (py4j, accumulator and watcher threads are
+left out), idle waits included, so the shares are shares of wall-clock time. Each sample goes to
+the first category found walking from the leaf frame up. TensorFlow's own threads are native:
+their work shows as the Python frame that waits on them (Keras `predict_on_batch` / `predict`).
 """
 
 from __future__ import annotations
@@ -14,43 +15,56 @@ import sys
 from pathlib import Path
 
 # Checked leaf → root: the first frame that matches decides the sample's category.
-CATEGORIES = (
-    ("image decode (Pillow)", ("decode (", "PIL/", "draft (", "convert (", "resize (")),
+WORKER = (
+    ("image decode (Pillow)", ("decode (", "PIL/")),
     ("pooling", ("pool (",)),
-    ("CNN forward (TensorFlow)", ("predict_on_batch", "predict (", "_predict (", "call (")),
-    ("tensor hand-over (bytes ↔ numpy)", ("tobytes", "frombuffer", "_inputs (")),
-    ("Arrow / pandas transfer", ("pyarrow", "serializers.py", "pandas/", "arrow")),
-    ("model build / TF import", ("build (", "model_for", "keras_with_threads", "import", "_load")),
-    ("waiting for Spark (idle)", ("read_int", "read (socket", "readinto", "select (")),
+    ("CNN forward (TensorFlow)", ("predict_on_batch", "predict (", "_predict (", "quick_execute")),
+    ("tensor hand-over (bytes <-> numpy)", ("tobytes", "frombuffer", "_inputs (")),
+    ("Arrow / pandas transfer", ("pyarrow", "serializers.py", "pandas/", "arrow", "types.py")),
+    ("TF import / model build", ("model_for", "build (", "keras_with_threads", "_load_unlocked")),
+    ("waiting for the JVM (next rows / task)", ("read_int", "readinto", "read (")),
+)
+DRIVER = (
+    ("start-up (Spark, imports)", ("local_session", "getOrCreate", "_load_unlocked")),
+    ("planning: statistics", ("gather (",)),
+    ("planning: driver-side model", ("model_for", "workload.py")),
+    ("waiting on CNN stage jobs", ("_materialize_stage", "transform (bench/peers", "count (")),
+    ("waiting on training jobs", ("fit_and_score", "_fit", "evaluate", "train (")),
+    ("CNN in this process (TensorFlow)", ("predict_on_batch", "predict (", "quick_execute")),
+    ("image decode (Pillow)", ("decode (", "PIL/")),
 )
 
 
-def categorise(stack: str) -> str:
+def categorise(stack: str, categories) -> str:
     frames = stack.split(";")
     for frame in reversed(frames):
-        for name, needles in CATEGORIES:
+        for name, needles in categories:
             if any(n in frame for n in needles):
                 return name
-    return "other Python"
+    return "other"
 
 
 def summarise(directory: Path) -> dict:
-    """{category: samples} over every raw profile in `directory`, plus the top leaf frames."""
-    totals: collections.Counter = collections.Counter()
-    leaves: collections.Counter = collections.Counter()
+    """{role: {category: samples}} over the raw profiles in `directory`."""
+    result: dict[str, collections.Counter] = {}
     for file in sorted(directory.glob("*.txt")):
+        role = "driver" if file.name.startswith("driver") else "workers"
+        categories = DRIVER if role == "driver" else WORKER
+        totals = result.setdefault(role, collections.Counter())
         for line in file.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
+            if not stack or not count.isdigit() or stack.startswith("Thread._bootstrap"):
                 continue
-            totals[categorise(stack)] += int(count)
-            leaves[stack.split(";")[-1]] += int(count)
-    return {"categories": dict(totals.most_common()), "top_frames": leaves.most_common(12)}
+            totals[categorise(stack, categories)] += int(count)
+    return {role: dict(c.most_common()) for role, c in result.items()}
 
 
 def render(summary: dict) -> str:
-    total = sum(summary["categories"].values()) or 1
-    lines = [f"{name:<36} {100 * n / total:5.1f} %" for name, n in summary["categories"].items()]
+    lines = []
+    for role, categories in summary.items():
+        total = sum(categories.values()) or 1
+        lines.append(f"{role} ({total / 20:.0f} s of samples at 20 Hz):")
+        lines += [f"  {name:<40} {100 * n / total:5.1f} %" for name, n in categories.items()]
     return "\n".join(lines)
 
 

@@ -131,6 +131,8 @@ def ratios(group: dict) -> list[tuple[str, float | None, str]]:
         ("staged / lazy", ratio(staged, group.get("vista-lazy")), ""),
         ("staged / eager", ratio(staged, group.get("vista-eager")), ""),
         ("vista CPU / limit CPU", ratio(auto, group.get("limit"), "cpu_seconds"), ""),
+        ("vista CPU / PySpark peer CPU", ratio(auto, group.get("pyspark-peer"), "cpu_seconds"), ""),
+        ("vista CPU / single-machine CPU", ratio(auto, group.get("single"), "cpu_seconds"), ""),
         (
             "vista peak memory / limit peak memory",
             ratio(auto, group.get("limit"), "peak_rss_mb"),
@@ -189,31 +191,29 @@ def compare_table(group: dict) -> list[str]:
 
 
 def profile_table(group: dict) -> list[str]:
-    """Share of py-spy samples (every Python process of the run) per category."""
-    profiled = {s: r["child"]["profile"] for s, r in group.items() if r["child"].get("profile")}
-    if not profiled:
-        return []
-    categories: list[str] = []
-    for summary in profiled.values():
-        categories += [c for c in summary["categories"] if c not in categories]
-    lines = [
-        "Where the Python processes' time goes (py-spy samples of the driver child and every "
-        "PySpark worker, idle waits included; TensorFlow's native threads show as the Keras call "
-        "that waits on them):",
-        "",
-        "| system | " + " | ".join(categories) + " |",
-        "| --- | " + " | ".join("---:" for _ in categories) + " |",
-    ]
+    """Share of py-spy wall-clock samples per category, driver process and PySpark workers."""
+    lines = []
     for system in ORDER:
-        summary = profiled.get(system)
-        if not summary:
-            continue
-        total = sum(summary["categories"].values()) or 1
-        shares = [100 * summary["categories"].get(c, 0) / total for c in categories]
-        lines.append(
-            f"| {SYSTEM_NAMES[system]} | " + " | ".join(f"{x:.0f} %" for x in shares) + " |"
-        )
-    return [*lines, ""]
+        r = group.get(system)
+        summary = r and r["child"].get("profile")
+        if not summary or not set(summary) <= {"driver", "workers"}:
+            continue  # an older summary format
+        for role, categories in summary.items():
+            total = sum(categories.values()) or 1
+            shares = ", ".join(f"{name} {100 * n / total:.0f} %" for name, n in categories.items())
+            lines.append(f"| {SYSTEM_NAMES[system]} | {role} | {total / 20:.0f} | {shares} |")
+    if not lines:
+        return []
+    return [
+        "Where the Python processes' wall-clock time goes (py-spy, main threads, idle included; "
+        "TensorFlow's native threads show as the Keras call waiting on them; worker seconds "
+        "add up over the concurrent workers):",
+        "",
+        "| system | process | sampled s | shares |",
+        "| --- | --- | ---: | --- |",
+        *lines,
+        "",
+    ]
 
 
 def memory_table(runs: list[dict]) -> list[str]:
@@ -444,6 +444,9 @@ def chart(payloads: list[dict], path: Path) -> None:
                         label=f"{system} {cnn} top-{k} ({preset})",
                     )
         ax.set_xscale("log", base=2)
+        all_ns = sorted({n for _, _, _, pts in scaling for p in pts.values() for n in p})
+        ax.set_xticks(all_ns, [str(n) for n in all_ns])
+        ax.minorticks_off()
         ax.set_xlabel("images N")
         ax.set_ylabel("wall seconds per image")
         ax.set_ylim(bottom=0)

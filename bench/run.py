@@ -81,11 +81,11 @@ BUDGETS = {
         "Kubernetes kill a container; two concurrent TensorFlow tasks (local[*])",
     ),
     "container": Budget(
-        "6 GB container, local[4], heap 1 GB",
+        "8 GB container, local[4], heap 1 GB",
         ("spark.driver.memory=1g",),
         master="local[4]",
-        container_gb=6.0,
-        note="four concurrent TensorFlow tasks (high parallelism) in a 6 GB container: the "
+        container_gb=8.0,
+        note="four concurrent TensorFlow tasks (high parallelism) in an 8 GB container: the "
         "process tree is killed when its resident memory exceeds 6 GB, as YARN or Kubernetes "
         "kill a container",
     ),
@@ -106,7 +106,7 @@ PRESETS = {
         compare=[("resnet50", 5, 1000), ("vgg16", 3, 1000)],
         scaling=("resnet50", 5, (500, 1000, 2000, 4000)),
         memory=("resnet50", 5, 1000),
-        budgets=[BUDGETS["heap"], BUDGETS["container"]],
+        budgets=[BUDGETS["heap"], BUDGETS["container-quick"], BUDGETS["container"]],
         timeout=5400,
         memory_timeout=1800,
     ),
