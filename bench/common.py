@@ -39,6 +39,12 @@ SPLIT, SEED = 0.2, 42
 BATCH = 32
 
 
+def run_tag(series: str, system: str, cnn: str, k: int, n: int, budget: str | None) -> str:
+    """The file-name stem of one run's log, result and profile under build/bench/logs/."""
+    tag = f"{series}-{system}-{cnn}-k{k}-n{n}" + (f"-{budget}" if budget else "")
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in tag)
+
+
 def top_layers(cnn: str, k: int) -> list[str]:
     roster = ROSTERS[cnn]
     if k > len(roster):

@@ -16,13 +16,13 @@ from pathlib import Path
 
 # Checked leaf → root: the first frame that matches decides the sample's category.
 WORKER = (
+    ("idle between tasks (waiting for the JVM)", ("read_int",)),
     ("image decode (Pillow)", ("decode (", "PIL/")),
     ("pooling", ("pool (",)),
     ("CNN forward (TensorFlow)", ("predict_on_batch", "predict (", "_predict (", "quick_execute")),
     ("tensor hand-over (bytes <-> numpy)", ("tobytes", "frombuffer", "_inputs (")),
     ("Arrow / pandas transfer", ("pyarrow", "serializers.py", "pandas/", "arrow", "types.py")),
     ("TF import / model build", ("model_for", "build (", "keras_with_threads", "_load_unlocked")),
-    ("waiting for the JVM (next rows / task)", ("read_int", "readinto", "read (")),
 )
 DRIVER = (
     ("start-up (Spark, imports)", ("local_session", "getOrCreate", "_load_unlocked")),
@@ -55,6 +55,8 @@ def summarise(directory: Path) -> dict:
             stack, _, count = line.rpartition(" ")
             if not stack or not count.isdigit() or stack.startswith("Thread._bootstrap"):
                 continue
+            if "manager (daemon.py" in stack and "worker (daemon.py" not in stack:
+                continue  # PySpark's daemon process, which only forks workers
             totals[categorise(stack, categories)] += int(count)
     return {role: dict(c.most_common()) for role, c in result.items()}
 

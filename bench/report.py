@@ -13,8 +13,12 @@ import statistics
 import sys
 from pathlib import Path
 
+from bench import profile
+from bench.common import run_tag
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+LOGS = HERE.parent / "build" / "bench" / "logs"
 SYSTEM_NAMES = {
     "vista-auto": "vista_sql, optimizer's plan",
     "vista-lazy": "vista_sql, forced Lazy",
@@ -37,6 +41,12 @@ def load(presets: list[str] | None = None) -> list[dict]:
         if presets and file.stem not in presets:
             continue
         payload = json.loads(file.read_text())
+        for run in payload["runs"]:
+            # Re-read the raw py-spy profiles, so summaries follow the current categories.
+            key = (run["series"], run["system"], run["cnn"], run["k"], run["n"], run["budget"])
+            directory = LOGS / f"{run_tag(*key)}.profile"
+            if directory.is_dir() and any(directory.glob("*-*.txt")):
+                run["child"]["profile"] = profile.summarise(directory)
         loaded.append(payload)
     return loaded
 
@@ -100,11 +110,12 @@ def scaling_points(runs: list[dict], cnn: str, k: int) -> dict[str, dict[int, di
 # -- ratios -----------------------------------------------------------------------------------
 
 
-def staged_run(group: dict) -> dict | None:
+def plan_run(group: dict, plan: str) -> dict | None:
+    """The run of `plan`: the forced one, or the optimizer's when it chose that plan."""
     auto = group.get("vista-auto")
-    if auto and auto["child"].get("strategy") == "staged":
+    if auto and auto["child"].get("strategy") == plan:
         return auto
-    return group.get("vista-staged")
+    return group.get(f"vista-{plan}")
 
 
 def ok(r: dict | None) -> bool:
@@ -122,14 +133,14 @@ def ratio(a: dict | None, b: dict | None, key: str = "wall_seconds") -> float | 
 
 
 def ratios(group: dict) -> list[tuple[str, float | None, str]]:
-    auto, staged = group.get("vista-auto"), staged_run(group)
+    auto, staged = group.get("vista-auto"), plan_run(group, "staged")
     rows = [
         ("vista / limit (process wall)", ratio(auto, group.get("limit")), "≤ 1.2"),
         ("vista / limit (CNN phases only)", ratio(auto, group.get("limit"), "cnn"), ""),
         ("vista / hand-written PySpark peer", ratio(auto, group.get("pyspark-peer")), "≤ 0.3"),
         ("vista / single-machine peer", ratio(auto, group.get("single")), "≤ 1.2"),
-        ("staged / lazy", ratio(staged, group.get("vista-lazy")), ""),
-        ("staged / eager", ratio(staged, group.get("vista-eager")), ""),
+        ("staged / lazy", ratio(staged, plan_run(group, "lazy")), ""),
+        ("staged / eager", ratio(staged, plan_run(group, "eager")), ""),
         ("vista CPU / limit CPU", ratio(auto, group.get("limit"), "cpu_seconds"), ""),
         ("vista CPU / PySpark peer CPU", ratio(auto, group.get("pyspark-peer"), "cpu_seconds"), ""),
         ("vista CPU / single-machine CPU", ratio(auto, group.get("single"), "cpu_seconds"), ""),
@@ -190,18 +201,20 @@ def compare_table(group: dict) -> list[str]:
     return lines
 
 
-def profile_table(group: dict) -> list[str]:
+def profile_table(runs: list[dict]) -> list[str]:
     """Share of py-spy wall-clock samples per category, driver process and PySpark workers."""
     lines = []
-    for system in ORDER:
-        r = group.get(system)
-        summary = r and r["child"].get("profile")
+    for r in runs:
+        summary = r["child"].get("profile")
         if not summary or not set(summary) <= {"driver", "workers"}:
             continue  # an older summary format
+        run = f"{r['series']}: {r['system']} {r['cnn']} top-{r['k']} N={r['n']}"
+        if r.get("budget"):
+            run += f" ({r['budget']})"
         for role, categories in summary.items():
             total = sum(categories.values()) or 1
             shares = ", ".join(f"{name} {100 * n / total:.0f} %" for name, n in categories.items())
-            lines.append(f"| {SYSTEM_NAMES[system]} | {role} | {total / 20:.0f} | {shares} |")
+            lines.append(f"| {run} | {role} | {total / 20:.0f} | {shares} |")
     if not lines:
         return []
     return [
@@ -209,7 +222,7 @@ def profile_table(group: dict) -> list[str]:
         "TensorFlow's native threads show as the Keras call waiting on them; worker seconds "
         "add up over the concurrent workers):",
         "",
-        "| system | process | sampled s | shares |",
+        "| run | process | sampled s | shares |",
         "| --- | --- | ---: | --- |",
         *lines,
         "",
@@ -272,10 +285,7 @@ def write(payloads: list[dict]) -> str:
         out += [
             f"## Preset `{meta['preset']}`",
             "",
-            f"- Run: {meta.get('started', '?')} → {meta.get('finished', 'not finished')} (UTC); "
-            f"driver time {meta.get('driver_seconds', '?')} s.",
-            f"- Command: `{meta['command']}` (from the repository root, via "
-            f"`make bench{'-quick' if meta['preset'] == 'quick' else ''}`).",
+            *invocation_lines(meta),
             f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, no GPU; "
             f"{m['platform']}; Python {m['python']}; {m['java']}; "
             + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
@@ -300,7 +310,6 @@ def write(payloads: list[dict]) -> str:
                 "",
                 *compare_table(group),
                 "",
-                *profile_table(group),
                 "| ratio | value | target |",
                 "| --- | ---: | --- |",
                 *(f"| {name} | {fmt(v)} | {t} |" for name, v, t in ratios(group)),
@@ -314,8 +323,8 @@ def write(payloads: list[dict]) -> str:
                 f"### Scaling: {cnn} top-{k}, per-image cost across N",
                 "",
                 "| N | vista wall s | vista s/image | vista CNN s/image | limit wall s | "
-                "limit s/image | limit CNN s/image |",
-                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                "limit s/image | limit CNN s/image | vista / limit | load before vista |",
+                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             ]
             for n in ns:
                 v, lim = points.get("vista-auto", {}).get(n), points.get("limit", {}).get(n)
@@ -325,7 +334,8 @@ def write(payloads: list[dict]) -> str:
                     f"{fmt(v and breakdown(v)['cnn'] / n, 3)} | "
                     f"{fmt(lim and lim['wall_seconds'], 1)} | "
                     f"{fmt(lim and lim['wall_seconds'] / n, 3)} | "
-                    f"{fmt(lim and breakdown(lim)['cnn'] / n, 3)} |"
+                    f"{fmt(lim and breakdown(lim)['cnn'] / n, 3)} | "
+                    f"{fmt(ratio(v, lim))} | {fmt(v and v['load_before'][0], 1)} |"
                 )
             vista = points.get("vista-auto", {})
             cnn_costs = {n: breakdown(r)["cnn"] / n for n, r in vista.items()}
@@ -353,11 +363,33 @@ def write(payloads: list[dict]) -> str:
                 status = {True: "met", False: "MISSED", None: "n/a"}[verdict]
                 out.append(f"- {budget}: {text} → optimizer's plan completes: {status}")
             out.append("")
+        profiles = profile_table(runs)
+        if profiles:
+            out += ["### Where the time goes (py-spy)", "", *profiles]
         out += targets(runs)
     notes = HERE / "NOTES.md"
     if notes.exists():
         out += ["", notes.read_text().strip(), ""]
     return "\n".join(out) + "\n"
+
+
+def invocation_lines(meta: dict) -> list[str]:
+    """One line per `bench.run` invocation that added runs to this preset's results."""
+    invocations = meta.get("invocations") or [meta]
+    lines = []
+    for inv in invocations:
+        code = f"commit {inv.get('commit', '?')}"
+        changed = inv.get("uncommitted") or []
+        if changed and changed[0].startswith("("):
+            code += " (uncommitted vista_sql changes in the work tree not recorded)"
+        elif changed:
+            code += f" + uncommitted changes to {len(changed)} vista_sql files (others' work)"
+        lines.append(
+            f"- `{inv.get('command', '?')}` (from the repository root): "
+            f"{inv.get('started', '?')} → {inv.get('finished', 'interrupted')} UTC, "
+            f"{inv.get('driver_seconds', '?')} s; {code}."
+        )
+    return lines
 
 
 def _pct(x: float | None) -> float | None:

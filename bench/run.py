@@ -148,13 +148,22 @@ class Driver:
     def __init__(self, preset: Preset, out: Path, dry: bool = False, profile: bool = False):
         self.preset, self.out, self.dry, self.profile = preset, out, dry, profile
         self.records: list[dict] = []
+        earlier: list[dict] = []
         if out.exists():
-            self.records = json.loads(out.read_text()).get("runs", [])
+            saved = json.loads(out.read_text())
+            self.records = saved.get("runs", [])
+            earlier = saved.get("meta", {}).get("invocations", [])
+        self.invocation = {
+            "command": " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]]),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": _git("rev-parse", "--short", "HEAD"),
+            # vista_sql files changed but not committed at the start (others' work in progress).
+            "uncommitted": _git("status", "--porcelain", "--", "vista_sql").splitlines(),
+        }
         self.meta = {
             "preset": preset.name,
-            "started": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]]),
             "machine": machine(),
+            "invocations": [*earlier, self.invocation],
         }
 
     def dataset(self, n: int) -> Path:
@@ -177,8 +186,7 @@ class Driver:
         path = self.dataset(n)
         logs = WORK / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        tag = f"{series}-{system}-{cnn}-k{k}-n{n}" + (f"-{budget.name}" if budget else "")
-        tag = "".join(c if c.isalnum() or c in "-_." else "_" for c in tag)
+        tag = common.run_tag(series, system, cnn, k, n, budget and budget.name)
         result_file = logs / f"{tag}.json"
         result_file.unlink(missing_ok=True)
         command = [sys.executable, "-m", MODULES.get(system, "bench.vista_run")]
@@ -261,6 +269,14 @@ class Driver:
         )
 
 
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT)
+        return done.stdout.strip()
+    except OSError:
+        return ""
+
+
 def _last_error(log: Path, returncode) -> str:
     try:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
@@ -279,6 +295,9 @@ def main() -> None:
         help="comma-separated subset of compare,scaling,memory",
     )
     parser.add_argument("--only-cnn", help="run only this CNN's parts (e.g. resnet50)")
+    parser.add_argument(
+        "--budgets", help=f"memory budgets to run, comma-separated among {', '.join(BUDGETS)}"
+    )
     parser.add_argument("--fresh", action="store_true", help="forget earlier results of the preset")
     parser.add_argument("--dry-run", action="store_true", help="print the runs, run nothing")
     parser.add_argument(
@@ -323,7 +342,8 @@ def main() -> None:
                     driver.run("scaling", system, cnn, k, n)
     if "memory" in parts and wanted(preset.memory[0]):
         cnn, k, n = preset.memory
-        for budget in preset.budgets:
+        chosen_budgets = [BUDGETS[b] for b in args.budgets.split(",")] if args.budgets else None
+        for budget in chosen_budgets or preset.budgets:
             print(f"== memory pressure: {cnn} top-{k}, N={n}, budget {budget.name}", flush=True)
             auto = driver.run(
                 "memory", "vista-auto", cnn, k, n, budget=budget, timeout=preset.memory_timeout
@@ -336,8 +356,8 @@ def main() -> None:
                     )
     if args.dry_run:
         return
-    driver.meta["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    driver.meta["driver_seconds"] = round(time.perf_counter() - started, 1)
+    driver.invocation["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    driver.invocation["driver_seconds"] = round(time.perf_counter() - started, 1)
     driver.save()
     print(f"== done in {time.perf_counter() - started:.0f} s; writing the report", flush=True)
     report.main([])
