@@ -23,7 +23,8 @@ def test_there_are_grammar_examples():
 def test_every_grammar_example_parses_and_round_trips(path):
     text = path.read_text()
     tree = sqlglot.parse_one(text, read="vista")
-    assert isinstance(tree, (nodes.TransferFeatures, nodes.ExplainTransfer))
+    ours = (nodes.TransferFeatures, nodes.ExplainTransfer, nodes.PredictWith, nodes.DropSavedModel)
+    assert isinstance(tree, ours)
     printed = tree.sql(dialect="vista")
     assert sqlglot.parse_one(printed, read="vista") == tree
     assert printed == sqlglot.parse_one(printed, read="vista").sql(dialect="vista")
@@ -65,6 +66,29 @@ def test_explain_cost_and_top_layers():
     assert tree.this.args["top"].name == "3" and tree.this.args["weights"].args["random"]
 
 
+def test_several_cnns_each_with_its_weights_and_save_best():
+    tree = sqlglot.parse_one(
+        "TRANSFER FEATURES FROM resnet50 WEIGHTS RANDOM SEED 1, vgg16, MODEL '/m.keras' "
+        "LAYERS TOP 2 ON i (k, b) JOIN t USING (k) TRAIN logistic_regression (LABEL y) "
+        "EVALUATE METRICS (f1) SAVE BEST AS winner OPTIONS (seed = 3)",
+        read="vista",
+    )
+    assert tree.this.name == "resnet50" and tree.args["weights"].args["seed"].name == "1"
+    more = tree.args["more_cnns"]
+    assert [m.this.name for m in more] == ["vgg16", "/m.keras"]
+    assert more[0].args.get("weights") is None and isinstance(more[1].this, nodes.ModelFile)
+    assert tree.args["save_as"].name == "winner"
+
+
+def test_predict_show_and_drop_saved_models():
+    tree = parse("PREDICT WITH m ON imgs AS i (id, content) JOIN t AS p USING (id) WHERE p.x > 1")
+    assert isinstance(tree, nodes.PredictWith) and tree.this.name == "m"
+    assert tree.args["images"].args["key"].name == "id" and tree.args["where"] is not None
+    assert isinstance(parse("show saved models"), nodes.ShowSavedModels)
+    dropped = parse("DROP SAVED MODEL IF EXISTS m")
+    assert isinstance(dropped, nodes.DropSavedModel) and dropped.args["exists"]
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -100,6 +124,8 @@ def test_plain_spark_sql_parses_exactly_as_spark(sql):
             "expected TRAIN",
         ),
         ("TRANSFER FEATURES FROM resnet50 LAYERS TOP x ON i (a, b)", 1, 44, "number of layers"),
+        ("TRANSFER FEATURES FROM resnet50, LAYERS TOP 1", 1, 34, "a CNN name"),
+        ("PREDICT WITH m ON imgs (id, c) JOIN t", None, None, "USING (<column>) or ON"),
     ],
 )
 def test_syntax_errors_point_at_the_token(sql, line, col, fragment):

@@ -31,6 +31,9 @@ _OUR_OPENINGS = (
     ("DESC", "CNN"),
     ("DESCRIBE", "MODEL"),
     ("DESC", "MODEL"),
+    ("PREDICT", "WITH"),
+    ("SHOW", "SAVED", "MODELS"),
+    ("DROP", "SAVED", "MODEL"),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlglot import exp
 from sqlglot.generators.spark import SparkGenerator
 
 from vista_sql.dialect import nodes
@@ -12,9 +13,8 @@ def _csv(gen: SparkGenerator, items) -> str:
 
 
 def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
-    parts = [f"TRANSFER FEATURES FROM {gen.sql(e, 'this')}"]
-    if e.args.get("weights"):
-        parts.append(gen.sql(e, "weights"))
+    cnns = [_cnn_sql(gen, e), *(_cnn_sql(gen, more) for more in e.args.get("more_cnns") or [])]
+    parts = [f"TRANSFER FEATURES FROM {', '.join(cnns)}"]
     if e.args.get("top"):
         parts.append(f"LAYERS TOP {gen.sql(e, 'top')}")
     else:
@@ -22,13 +22,7 @@ def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
     if e.args.get("pooling"):
         parts.append(gen.sql(e, "pooling"))
     parts.append(f"ON {gen.sql(e, 'images')}")
-    parts.append(f"JOIN {gen.sql(e, 'structured')}")
-    if e.args.get("using"):
-        parts.append(f"USING ({_csv(gen, e.args['using'])})")
-    else:
-        parts.append(f"ON {gen.sql(e, 'on')}")
-    if e.args.get("where"):
-        parts.append(f"WHERE {gen.sql(e, 'where')}")
+    parts.extend(_join_sql(gen, e))
     parts.append(f"TRAIN {gen.sql(e, 'train')}")
     evaluate = []
     if e.args.get("split"):
@@ -39,11 +33,42 @@ def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
         evaluate.append(f"METRICS ({_csv(gen, e.args['metrics'])})")
     if evaluate:
         parts.append("EVALUATE " + " ".join(evaluate))
+    if e.args.get("save_as"):
+        parts.append(f"SAVE BEST AS {gen.sql(e, 'save_as')}")
     if e.args.get("materialize"):
         parts.append(f"MATERIALIZE INTO {gen.sql(e, 'materialize')}")
     if e.args.get("options"):
         parts.append(f"OPTIONS ({_csv(gen, e.args['options'])})")
     return " ".join(parts)
+
+
+def _cnn_sql(gen: SparkGenerator, e: exp.Expression) -> str:
+    text = gen.sql(e, "this")
+    if e.args.get("weights"):
+        text += f" {gen.sql(e, 'weights')}"
+    return text
+
+
+def _join_sql(gen: SparkGenerator, e: exp.Expression) -> list[str]:
+    """JOIN <table> USING (...) | ON cond, [WHERE cond]: shared by TRANSFER and PREDICT."""
+    parts = [f"JOIN {gen.sql(e, 'structured')}"]
+    if e.args.get("using"):
+        parts.append(f"USING ({_csv(gen, e.args['using'])})")
+    else:
+        parts.append(f"ON {gen.sql(e, 'on')}")
+    if e.args.get("where"):
+        parts.append(f"WHERE {gen.sql(e, 'where')}")
+    return parts
+
+
+def _predict_sql(gen: SparkGenerator, e: nodes.PredictWith) -> str:
+    head = f"PREDICT WITH {gen.sql(e, 'this')} ON {gen.sql(e, 'images')}"
+    return " ".join([head, *_join_sql(gen, e)])
+
+
+def _drop_saved_sql(gen: SparkGenerator, e: nodes.DropSavedModel) -> str:
+    exists = " IF EXISTS" if e.args.get("exists") else ""
+    return f"DROP SAVED MODEL{exists} {gen.sql(e, 'this')}"
 
 
 def _explain_sql(gen: SparkGenerator, e: nodes.ExplainTransfer) -> str:
@@ -116,4 +141,7 @@ class VistaGenerator(SparkGenerator):
         nodes.ParamIn: lambda gen, e: f"{gen.sql(e, 'this')} IN ({_csv(gen, e.expressions)})",
         nodes.DescribeModel: lambda gen, e: f"DESCRIBE MODEL {gen.sql(e, 'this')}",
         nodes.DescribeCnn: lambda gen, e: f"DESCRIBE CNN {gen.sql(e, 'this')}",
+        nodes.PredictWith: _predict_sql,
+        nodes.ShowSavedModels: lambda gen, e: "SHOW SAVED MODELS",
+        nodes.DropSavedModel: _drop_saved_sql,
     }

@@ -14,6 +14,7 @@ class TransferFeatures(exp.Expression):
     arg_types = {
         "this": True,  # the CNN name (Identifier) or a ModelFile
         "weights": False,  # Weights
+        "more_cnns": False,  # list[CnnChoice]: FROM a, b WEIGHTS ..., compared in one statement
         "pooling": False,  # Pooling
         "layers": False,  # list[Identifier]; empty when `top` is set
         "top": False,  # Literal: LAYERS TOP k
@@ -26,6 +27,7 @@ class TransferFeatures(exp.Expression):
         "split": False,  # Literal fraction held out for evaluation
         "folds": False,  # Literal: EVALUATE CROSS VALIDATE k
         "metrics": False,  # list[Identifier]: EVALUATE METRICS (...)
+        "save_as": False,  # Identifier: SAVE BEST AS <name>
         "materialize": False,  # Literal string path
         "options": False,  # list[OptionEQ]
     }
@@ -107,3 +109,34 @@ class DescribeModel(exp.Expression):
     """DESCRIBE MODEL <learner>: its parameters and defaults."""
 
     arg_types = {"this": True}
+
+
+class CnnChoice(exp.Expression):
+    """One more CNN after the first in FROM a [WEIGHTS ...], b [WEIGHTS ...]."""
+
+    arg_types = {"this": True, "weights": False}  # this: Identifier or ModelFile
+
+
+class PredictWith(exp.Expression):
+    """PREDICT WITH <saved model> ON <images> (key, image) JOIN <table> USING (...) [WHERE ...]."""
+
+    arg_types = {
+        "this": True,  # Identifier: the saved model's name
+        "images": True,
+        "structured": True,
+        "using": False,
+        "on": False,
+        "where": False,
+    }
+
+
+class ShowSavedModels(exp.Expression):
+    """SHOW SAVED MODELS."""
+
+    arg_types = {}
+
+
+class DropSavedModel(exp.Expression):
+    """DROP SAVED MODEL [IF EXISTS] <name>."""
+
+    arg_types = {"this": True, "exists": False}

@@ -13,7 +13,17 @@ from sqlglot.tokens import TokenType
 from vista_sql.dialect import nodes
 
 # Words that end an optional alias: `ON images (id, img) JOIN ...` has no alias.
-_CLAUSE_WORDS = {"JOIN", "USING", "ON", "WHERE", "TRAIN", "EVALUATE", "MATERIALIZE", "OPTIONS"}
+_CLAUSE_WORDS = {
+    "JOIN",
+    "USING",
+    "ON",
+    "WHERE",
+    "TRAIN",
+    "EVALUATE",
+    "SAVE",
+    "MATERIALIZE",
+    "OPTIONS",
+}
 
 
 class VistaParser(SparkParser):
@@ -38,6 +48,14 @@ class VistaParser(SparkParser):
             return self.expression(nodes.DropCnn(this=name, exists=exists or None))
         elif self._match_text_seq("SHOW", "CNNS"):
             return self.expression(nodes.ShowCnns())
+        elif self._match_text_seq("SHOW", "SAVED", "MODELS"):
+            return self.expression(nodes.ShowSavedModels())
+        elif self._match_text_seq("DROP", "SAVED", "MODEL"):
+            exists = self._match_text_seq("IF", "EXISTS")
+            name = self._expect_identifier("a saved model name")
+            return self.expression(nodes.DropSavedModel(this=name, exists=exists or None))
+        elif self._match_text_seq("PREDICT", "WITH"):
+            return self._parse_predict()
         elif self._match_text_seq("DESCRIBE", "MODEL") or self._match_text_seq("DESC", "MODEL"):
             name = self._expect_identifier("a model name")
             return self.expression(nodes.DescribeModel(this=name))
@@ -74,17 +92,48 @@ class VistaParser(SparkParser):
             self.raise_error(f"expected {what} but found '{found}'")
         return ident
 
-    def _parse_transfer(self) -> nodes.TransferFeatures:
-        self._expect("FROM")
-        weights = None
+    def _parse_cnn(self) -> tuple[exp.Expr, nodes.Weights | None]:
         if self._match_text_seq("MODEL"):
             path = self._parse_string()
             if not isinstance(path, exp.Literal):
                 self.raise_error("expected a quoted model path after FROM MODEL")
-            cnn: exp.Expr = self.expression(nodes.ModelFile(this=path))
-        else:
-            cnn = self._expect_identifier("a CNN name")
-            weights = self._parse_weights() if self._match_text_seq("WEIGHTS") else None
+            return self.expression(nodes.ModelFile(this=path)), None
+        cnn = self._expect_identifier("a CNN name")
+        weights = self._parse_weights() if self._match_text_seq("WEIGHTS") else None
+        return cnn, weights
+
+    def _parse_join_condition(self):
+        """USING (cols) or ON condition after the structured table."""
+        if self._match(TokenType.USING):
+            return self._parse_wrapped_csv(lambda: self._expect_identifier("a join column")), None
+        if self._match(TokenType.ON):
+            return None, self._parse_assignment()
+        self.raise_error("expected USING (<column>) or ON <condition> after the joined table")
+        return None, None
+
+    def _parse_predict(self) -> nodes.PredictWith:
+        name = self._expect_identifier("a saved model name after PREDICT WITH")
+        self._expect("ON", what="ON <images table> (<key>, <image>)")
+        images = self._parse_source(with_columns=True)
+        self._expect("JOIN", what="JOIN <structured table>")
+        structured = self._parse_source(with_columns=False)
+        using, on = self._parse_join_condition()
+        where = self._parse_assignment() if self._match(TokenType.WHERE) else None
+        return self.expression(
+            nodes.PredictWith(
+                this=name, images=images, structured=structured, using=using, on=on, where=where
+            )
+        )
+
+    def _parse_transfer(self) -> nodes.TransferFeatures:
+        self._expect("FROM")
+        cnn, weights = self._parse_cnn()
+        more = []
+        while self._match(TokenType.COMMA):
+            if self._curr and self._curr.text.upper() == "LAYERS":
+                self.raise_error("expected a CNN name after ',' but found 'LAYERS'")
+            other, other_weights = self._parse_cnn()
+            more.append(self.expression(nodes.CnnChoice(this=other, weights=other_weights)))
         self._expect("LAYERS")
         layers, top = None, None
         if self._match(TokenType.TOP) or self._match_text_seq("TOP"):
@@ -98,19 +147,17 @@ class VistaParser(SparkParser):
         images = self._parse_source(with_columns=True)
         self._expect("JOIN", what="JOIN <structured table>")
         structured = self._parse_source(with_columns=False)
-        using, on = None, None
-        if self._match(TokenType.USING):
-            using = self._parse_wrapped_csv(lambda: self._expect_identifier("a join column"))
-        elif self._match(TokenType.ON):
-            on = self._parse_assignment()
-        else:
-            self.raise_error("expected USING (<column>) or ON <condition> after the joined table")
+        using, on = self._parse_join_condition()
         where = self._parse_assignment() if self._match(TokenType.WHERE) else None
         self._expect("TRAIN")
         train = self._parse_train()
         split = folds = metrics = None
         if self._match_text_seq("EVALUATE"):
             split, folds, metrics = self._parse_evaluate()
+        save_as = None
+        if self._match_text_seq("SAVE"):
+            self._expect("BEST", "AS", what="BEST AS <name> after SAVE")
+            save_as = self._expect_identifier("a name for the saved model")
         materialize = None
         if self._match_text_seq("MATERIALIZE"):
             self._expect("INTO")
@@ -124,6 +171,7 @@ class VistaParser(SparkParser):
             nodes.TransferFeatures(
                 this=cnn,
                 weights=weights,
+                more_cnns=more or None,
                 pooling=pooling,
                 layers=layers,
                 top=top,
@@ -136,6 +184,7 @@ class VistaParser(SparkParser):
                 split=split,
                 folds=folds,
                 metrics=metrics,
+                save_as=save_as,
                 materialize=materialize,
                 options=options,
             )

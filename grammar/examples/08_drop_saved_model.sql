@@ -1,0 +1,1 @@
+DROP SAVED MODEL IF EXISTS popular_model
