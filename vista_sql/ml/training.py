@@ -8,7 +8,7 @@ EVALUATE CROSS VALIDATE k run MLlib's CrossValidator on the training rows only.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import array_to_vector
@@ -40,6 +40,9 @@ class TrainingResult:
     n_test: int
     scores: dict
     best_params: str | None = None
+    # The fitted MLlib model and the assembler's input columns in order (for SAVE BEST AS).
+    model: object = field(default=None, compare=False, repr=False)
+    inputs: tuple[str, ...] = ()
 
 
 def stratified(frame, *, key: str, label: str, is_test: str, split: float, seed: int):
@@ -141,4 +144,4 @@ def fit_and_score(
         model = estimator.fit(assembler.transform(train))
     predictions = model.transform(assembler.transform(test))
     scored = metrics.evaluate(predictions, learner.task, label, spec.metrics, classes)
-    return TrainingResult(dim, n_train, n_test, scored, best)
+    return TrainingResult(dim, n_train, n_test, scored, best, model=model, inputs=tuple(inputs))

@@ -7,7 +7,10 @@ failure is a `VistaBindError` anchored at the offending name.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import re
+from pathlib import Path
 
 from pyspark.errors import PySparkException
 from sqlglot import exp
@@ -57,26 +60,7 @@ class Binder:
         pool = self._pooling(stmt.args.get("pooling"))
         layers = self._layers(stmt, ref, model, pool)
 
-        img_src, tab_src = stmt.args["images"], stmt.args["structured"]
-        images = self._relation(img_src, "images")
-        table = self._relation(tab_src, "structured")
-        sides = {IMAGES: images, TABLE: table}
-        names = {IMAGES: self._side_names(img_src), TABLE: self._side_names(tab_src)}
-
-        key = self._column(images, img_src.args["key"], "images")
-        image = self._column(images, img_src.args["image"], "images")
-        image_type = dict(images.columns)[image]
-        if image_type != "binary":
-            raise _error(
-                f"image column '{image}' is {image_type}, expected binary image bytes "
-                "(for files, read them with a binaryFile view)",
-                img_src.args["image"],
-            )
-        join_columns, condition = self._join(stmt, images, table, sides, names)
-        where = stmt.args.get("where")
-        if where is not None:
-            where = self._qualify(where, sides, names)
-
+        images, key, image, table, join_columns, condition, where = self.sources(stmt)
         train = stmt.args["train"]
         label = self._column(table, train.args["label"], "structured")
         label_type = dict(table.columns)[label]
@@ -136,6 +120,65 @@ class Binder:
             metrics=chosen,
             folds=int(folds.name) if folds is not None else None,
         )
+
+    def bind_all(self, stmt: nodes.TransferFeatures) -> tuple[TransferQuery, ...]:
+        """One query per CNN of `FROM a, b, ...`: they differ only in the CNN and its layers."""
+        first = self.bind(stmt)
+        more = stmt.args.get("more_cnns") or []
+        if not more:
+            return (first,)
+        options = dict(first.options)
+        queries, seen = [first], {first.cnn: stmt.this}
+        for choice in more:
+            ref = self.model_ref(choice.this, choice.args.get("weights"), options)
+            if ref in seen:
+                raise _error(f"CNN '{ref.name}' is listed twice with the same weights", choice)
+            seen[ref] = choice.this
+            try:
+                model = cnn_models.model_for(ref)
+            except VistaBindError as error:
+                raise error.at(*position(choice.this)) from None
+            layers = self._layers(stmt, ref, model, first.pooling)
+            queries.append(dataclasses.replace(first, cnn=ref, layers=layers))
+        if first.materialize is None:
+            return tuple(queries)
+        # One directory per CNN: two CNNs may share layer names (or be one CNN, two weights).
+        labelled = []
+        for label, query in zip(cnn_labels(queries), queries, strict=True):
+            target = str(Path(first.materialize) / label)
+            try:
+                check_target(target, bool(options.get("overwrite", False)))
+            except VistaBindError as error:
+                raise error.at(*position(stmt.args["materialize"])) from None
+            labelled.append(dataclasses.replace(query, materialize=target))
+        return tuple(labelled)
+
+    def sources(self, stmt):
+        """Images and structured side of `ON images (key, image) JOIN table USING/ON ... WHERE`.
+
+        Returns (images, key, image, table, join columns, join condition, where) with the
+        condition and filter over the internal aliases; shared by TRANSFER and PREDICT WITH.
+        """
+        img_src, tab_src = stmt.args["images"], stmt.args["structured"]
+        images = self._relation(img_src, "images")
+        table = self._relation(tab_src, "structured")
+        sides = {IMAGES: images, TABLE: table}
+        names = {IMAGES: self._side_names(img_src), TABLE: self._side_names(tab_src)}
+
+        key = self._column(images, img_src.args["key"], "images")
+        image = self._column(images, img_src.args["image"], "images")
+        image_type = dict(images.columns)[image]
+        if image_type != "binary":
+            raise _error(
+                f"image column '{image}' is {image_type}, expected binary image bytes "
+                "(for files, read them with a binaryFile view)",
+                img_src.args["image"],
+            )
+        join_columns, condition = self._join(stmt, images, table, sides, names)
+        where = stmt.args.get("where")
+        if where is not None:
+            where = self._qualify(where, sides, names)
+        return images, key, image, table, join_columns, condition, where
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -328,6 +371,18 @@ class Binder:
                 f"EVALUATE SPLIT must be between 0 and 1 (exclusive), not {node.name}", node
             )
         return value
+
+
+def cnn_labels(queries) -> list[str]:
+    """What the result's `cnn` column calls each CNN: its name, plus its weights if shared."""
+    names = [q.cnn.name for q in queries]
+    labels = []
+    for query in queries:
+        label = query.cnn.name
+        if names.count(label) > 1:
+            label += "_" + re.sub(r"[^0-9a-zA-Z]+", "_", query.cnn.weights.describe()).strip("_")
+        labels.append(label)
+    return labels
 
 
 def _param(node) -> tuple[str, object]:

@@ -1,0 +1,219 @@
+"""Using a saved model: PREDICT WITH <name> ... and vista_predict_model(...) in any SQL.
+
+PREDICT WITH computes the model's layer with one CNN stage (the same pandas UDF a TRANSFER stage
+runs, cut at that layer), joins the structured side as TRANSFER does, and hands the rows to the
+saved Spark ML PipelineModel, so every learner predicts exactly as it was trained.
+
+vista_predict_model('<name>', image, struct(cols...)) is a pandas UDF: MLlib models live in the
+JVM and cannot run inside it, so it applies the saved coefficients with numpy (ml/linear.py) and
+supports the linear learners only; the session refuses the others before Spark runs anything.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+from sqlglot import exp
+
+from vista_sql.errors import VistaBindError
+from vista_sql.execution import lowering, udfs
+from vista_sql.execution.inference import StageTask
+from vista_sql.ml import linear, saved
+from vista_sql.ml.training import IMAGE_VECTOR
+from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.values import position
+
+FUNCTION = "vista_predict_model"
+FUNCTION_SCHEMA = "struct<prediction: double, probability: array<double>>"
+BATCH = 32
+
+
+def stage_task(meta: dict, threads: int) -> StageTask:
+    """One CNN stage from the input image to the saved layer, pooled as in training."""
+    return StageTask(
+        model=saved.model_ref(meta),
+        layers=(meta["layer"],),
+        index=0,
+        cut="prefix",
+        pooling=saved.pooling_of(meta),
+        batch_size=BATCH,
+        threads=threads,
+    )
+
+
+def _threads(spark) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, spark.sparkContext.defaultParallelism))
+
+
+def predict(spark, binder, stmt) -> object:
+    """PREDICT WITH: key, prediction (and probability for classifiers) per joined row."""
+    name = stmt.this.name
+    root = saved.models_dir(spark)
+    try:
+        meta = saved.read(root, name)
+    except VistaBindError as error:
+        raise error.at(*position(stmt.this)) from None
+    images, key, image, table, _, condition, where = binder.sources(stmt)
+    real = {c.lower(): c for c in table.column_names()}
+    missing = [c for c in meta["structured"] if c.lower() not in real]
+    if missing:
+        raise VistaBindError(
+            f"saved model '{name}' needs structured column(s) {', '.join(missing)}, not in the "
+            "joined table",
+            *position(stmt.args["structured"]),
+        )
+    udf_name = f"vista_predict_{saved.check_name(name)}_stage0"
+    udfs.register(spark, udf_name, stage_task(meta, _threads(spark)))
+    stage = exp.Anonymous(this=udf_name, expressions=[lowering._col(image, IMAGES)])
+    select = exp.select(
+        exp.alias_(lowering._col(key, IMAGES), lowering.KEY, quoted=True),
+        *(
+            exp.alias_(lowering._col(real[c.lower()], TABLE), c, quoted=True)
+            for c in meta["structured"]
+        ),
+        exp.alias_(stage, lowering.OUT, quoted=True),
+    ).from_(lowering._side(images.name, IMAGES, None))
+    select = select.join(lowering._side(table.name, TABLE, None), on=condition.copy())
+    if where is not None:
+        select = select.where(where.copy())
+    rows = spark.sql(lowering._sql(select)).where(F.col(f"{lowering.OUT}.error").isNull())
+    rows = rows.withColumn(IMAGE_VECTOR, array_to_vector(F.col(f"{lowering.OUT}.features")[0]))
+    out = saved.load_pipeline(root, name).transform(rows)
+    columns = [F.col(lowering.KEY).alias(key), F.col("prediction")]
+    if meta["task"] == "classification":
+        probability = (
+            vector_to_array(F.col("probability"))
+            if "probability" in out.columns
+            else F.lit(None).cast("array<double>")
+        )
+        columns.append(probability.alias("probability"))
+    return out.select(*columns)
+
+
+# -- vista_predict_model ----------------------------------------------------------------------
+
+_metadata: dict[tuple[str, str], tuple[float, dict]] = {}
+
+
+def _meta(root: str, name: str) -> dict:
+    # Re-read when the model was replaced (SAVE BEST AS ... overwrite) since this worker saw it.
+    path = Path(root) / name.lower() / saved.METADATA
+    stamp = path.stat().st_mtime_ns if path.exists() else -1
+    cached = _metadata.get((root, name.lower()))
+    if cached is None or cached[0] != stamp:
+        _metadata[(root, name.lower())] = (stamp, saved.read(root, name))
+    return _metadata[(root, name.lower())][1]
+
+
+def unsupported(name: str, learner: str) -> str:
+    return (
+        f"{FUNCTION} applies {', '.join(linear.SUPPORTED)} models inside SQL; saved model "
+        f"'{name}' is a {learner}: use PREDICT WITH {name} ON ... JOIN ... USING (...)"
+    )
+
+
+def _structured(meta: dict, x: pd.DataFrame) -> np.ndarray:
+    given = {str(c).lower(): c for c in x.columns}
+    missing = [c for c in meta["structured"] if c.lower() not in given]
+    if missing:
+        raise ValueError(
+            f"{FUNCTION}('{meta['name']}', ...): struct(...) lacks {', '.join(missing)}; "
+            f"the model takes {', '.join(meta['structured'])}"
+        )
+    columns = [given[c.lower()] for c in meta["structured"]]
+    return x[columns].astype("float64").to_numpy() if columns else np.zeros((len(x), 0))
+
+
+def _predict_group(root: str, threads: int, name: str, image, x) -> tuple[list, list]:
+    from vista_sql.execution.inference import runner_for
+
+    meta = _meta(root, name)
+    if meta["linear"] is None:
+        raise ValueError(unsupported(name, meta["learner"]))
+    structured = _structured(meta, x)
+    frame, _ = runner_for(stage_task(meta, threads)).run(image.reset_index(drop=True))
+    predictions: list = [None] * len(image)
+    probabilities: list = [None] * len(image)
+    usable = [
+        i
+        for i in range(len(image))
+        if frame["error"].iloc[i] is None and not np.isnan(structured[i]).any()
+    ]
+    if not usable:
+        return predictions, probabilities
+    features = np.stack([np.asarray(frame["features"].iloc[i][0], np.float64) for i in usable])
+    inputs = np.hstack([structured[usable], features])
+    values, probability = linear.apply(meta["linear"], inputs)
+    for slot, row in enumerate(usable):
+        predictions[row] = float(values[slot])
+        probabilities[row] = None if probability is None else probability[slot]
+    return predictions, probabilities
+
+
+def predict_model_function(root: str, threads: int):
+    """The UDF bound to one models directory (the session re-registers it when that changes)."""
+
+    @pandas_udf(FUNCTION_SCHEMA)
+    def vista_predict_model(name: pd.Series, image: pd.Series, x: pd.DataFrame) -> pd.DataFrame:
+        predictions: list = [None] * len(name)
+        probabilities: list = [None] * len(name)
+        names = name.reset_index(drop=True)
+        image, x = image.reset_index(drop=True), x.reset_index(drop=True)
+        for model_name in names.dropna().unique():
+            rows = np.flatnonzero((names == model_name).to_numpy())
+            values, probs = _predict_group(
+                root, threads, model_name, image.iloc[rows], x.iloc[rows]
+            )
+            for slot, row in enumerate(rows):
+                predictions[row], probabilities[row] = values[slot], probs[slot]
+        return pd.DataFrame({"prediction": predictions, "probability": probabilities})
+
+    return vista_predict_model
+
+
+_registered: dict[int, str] = {}
+
+
+def register_function(spark) -> None:
+    """(Re-)register vista_predict_model for the session's current `vista.models.dir`."""
+    root = str(saved.models_dir(spark))
+    if _registered.get(id(spark)) != root:
+        spark.udf.register(FUNCTION, predict_model_function(root, _threads(spark)))
+        _registered[id(spark)] = root
+
+
+def check_calls(spark, text: str) -> None:
+    """Before plain SQL runs: every vista_predict_model('<name>', ...) names a usable model."""
+    if FUNCTION not in text.lower():
+        return
+    import sqlglot
+    from sqlglot.errors import ParseError
+
+    register_function(spark)
+    try:
+        tree = sqlglot.parse_one(text, read="spark")
+    except ParseError:
+        return  # Spark reports its own syntax errors
+    root = saved.models_dir(spark)
+    for call in tree.find_all(exp.Anonymous):
+        if str(call.this).lower() != FUNCTION or not call.expressions:
+            continue
+        first = call.expressions[0]
+        if len(call.expressions) != 3:
+            raise VistaBindError(
+                f"{FUNCTION} takes ('<saved model>', image, struct(columns...))", *position(first)
+            )
+        if not (isinstance(first, exp.Literal) and first.is_string):
+            continue
+        try:
+            meta = saved.read(root, first.name)
+        except VistaBindError as error:
+            raise error.at(*position(first)) from None
+        if meta["linear"] is None:
+            raise VistaBindError(unsupported(first.name, meta["learner"]), *position(first))

@@ -1,0 +1,230 @@
+"""Saved models: SAVE BEST AS keeps the winning (CNN, layer, pooling, learner) pipeline on disk.
+
+Each model is a directory `<vista.models.dir>/<name>/` holding a Spark ML PipelineModel
+(`pipeline/`: VectorAssembler + the fitted learner) and `vista_model.json` (what produced it: the
+CNN with its weights, layer, pooling, structured columns in order, label, learner, parameters,
+metrics, creation time). The directory is written beside its final place and renamed into it, so
+another process sees a whole model or none. `vista.models.dir` defaults to `vista_models/` under
+the current directory, as Spark's `spark-warehouse/` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vista_sql.catalog.models import ModelRef
+from vista_sql.catalog.pooling import Pooling
+from vista_sql.catalog.weights import WeightsRef
+from vista_sql.errors import VistaBindError, VistaExecutionError, did_you_mean
+from vista_sql.ml import linear, metrics, models
+
+MODELS_DIR_CONF = "vista.models.dir"
+DEFAULT_DIR = "vista_models"
+METADATA = "vista_model.json"
+PIPELINE = "pipeline"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def models_dir(spark) -> Path:
+    return Path(spark.conf.get(MODELS_DIR_CONF, DEFAULT_DIR) or DEFAULT_DIR).resolve()
+
+
+def check_name(name: str) -> str:
+    """Names become directory names: letters, digits and '_' only, compared lower-case."""
+    if not _NAME.match(name):
+        raise VistaBindError(
+            f"saved model name '{name}' must be letters, digits and '_' (not starting with a digit)"
+        )
+    return name.lower()
+
+
+@dataclass
+class Candidate:
+    """One trained (CNN, layer) pipeline the statement produced."""
+
+    cnn_label: str
+    query: object  # TransferQuery
+    layer: object  # LayerRef
+    result: object  # training.TrainingResult
+
+
+class Best:
+    """Keeps the best candidate by the statement's first metric (larger better but rmse, mae)."""
+
+    def __init__(self, metric: str):
+        self.metric = metric
+        self.larger = metrics.LARGER_IS_BETTER.get(metric, True)
+        self.best: Candidate | None = None
+
+    def offer(self, candidate: Candidate) -> None:
+        score = candidate.result.scores.get(self.metric)
+        if candidate.result.model is None or score is None:
+            return
+        if self.best is None or self._better(score, self.best.result.scores[self.metric]):
+            self.best = candidate
+
+    def _better(self, score: float, than: float) -> bool:
+        return score > than if self.larger else score < than
+
+
+def check_free(spark, name: str, overwrite: bool) -> None:
+    """Before a TRANSFER runs: its SAVE BEST AS target must not be taken (unless overwrite)."""
+    if (models_dir(spark) / check_name(name)).exists() and not overwrite:
+        raise VistaBindError(
+            f"a saved model named '{name}' exists; DROP SAVED MODEL {name} first or add "
+            "OPTIONS (overwrite = true)"
+        )
+
+
+def save(spark, name: str, candidate: Candidate) -> dict:
+    """Write the pipeline and its metadata as `<dir>/<name>/`, replacing any older one whole."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
+    from vista_sql.ml.training import VECTOR
+
+    name = check_name(name)
+    q, layer, result = candidate.query, candidate.layer, candidate.result
+    root = models_dir(spark)
+    root.mkdir(parents=True, exist_ok=True)
+    assembler = VectorAssembler(inputCols=list(result.inputs), outputCol=VECTOR)
+    learner = models.lookup(q.model)
+    meta = {
+        "name": name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cnn": {"label": candidate.cnn_label, **_ref_json(q.cnn)},
+        "layer": layer.name,
+        "feature_dim": layer.feature_dim,
+        "pooling": {"mode": q.pooling.mode, "grid": q.pooling.grid},
+        "structured": list(q.features),
+        "inputs": list(result.inputs),
+        "label": q.label,
+        "learner": learner.name,
+        "task": learner.task,
+        "params": {k: list(v) if isinstance(v, tuple) else v for k, v in q.params},
+        "best_params": result.best_params,
+        "metric": q.metrics[0],
+        "metrics": result.scores,
+        "n_train": result.n_train,
+        "n_test": result.n_test,
+        "linear": linear.export(learner.name, result.model),
+    }
+    staging = root / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        PipelineModel(stages=[assembler, result.model]).save(str(staging / PIPELINE))
+        (staging / METADATA).write_text(json.dumps(meta, indent=2, default=str))
+        target = root / name
+        if target.exists():
+            _remove(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return meta
+
+
+def _ref_json(ref: ModelRef) -> dict:
+    return {
+        "name": ref.name,
+        "zoo": ref.zoo,
+        "weights": {"kind": ref.weights.kind, "seed": ref.weights.seed, "path": ref.weights.path},
+        "path": ref.path,
+        "unsafe": ref.unsafe,
+        "preprocess_mode": ref.preprocess_mode,
+        "identity": ref.identity(),
+        "describe": ref.describe(),
+    }
+
+
+def model_ref(meta: dict) -> ModelRef:
+    cnn = meta["cnn"]
+    weights = WeightsRef(**cnn["weights"])
+    return ModelRef(
+        name=cnn["name"],
+        zoo=cnn["zoo"],
+        weights=weights,
+        path=cnn["path"],
+        unsafe=cnn["unsafe"],
+        preprocess_mode=cnn["preprocess_mode"],
+    )
+
+
+def pooling_of(meta: dict) -> Pooling:
+    return Pooling(**meta["pooling"])
+
+
+def read(root: Path | str, name: str) -> dict:
+    """The metadata of saved model `name` under `root`; a bind error naming the known ones."""
+    folder = Path(root) / name.lower()
+    try:
+        return json.loads((folder / METADATA).read_text())
+    except FileNotFoundError:
+        known = names(root)
+        listed = f"; saved models: {', '.join(known)}" if known else f" in {root}"
+        raise VistaBindError(
+            f"no saved model named '{name}'{did_you_mean(name, known)}{listed}"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise VistaExecutionError(f"saved model '{name}' cannot be read: {error}") from None
+
+
+def load_pipeline(root: Path | str, name: str):
+    from pyspark.ml import PipelineModel
+
+    return PipelineModel.load(str(Path(root) / name.lower() / PIPELINE))
+
+
+def names(root: Path | str) -> list[str]:
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / METADATA).is_file())
+
+
+SHOW_SCHEMA = (
+    "name string, cnn string, layer string, learner string, metric string, score double, "
+    "created string"
+)
+
+
+def show(spark) -> list[tuple]:
+    root = models_dir(spark)
+    rows = []
+    for name in names(root):
+        meta = read(root, name)
+        rows.append(
+            (
+                name,
+                meta["cnn"]["describe"],
+                meta["layer"],
+                meta["learner"],
+                meta["metric"],
+                meta["metrics"].get(meta["metric"]),
+                meta["created"],
+            )
+        )
+    return rows
+
+
+def drop(spark, name: str, if_exists: bool) -> None:
+    root = models_dir(spark)
+    target = root / name.lower()
+    if not (target / METADATA).is_file():
+        if if_exists:
+            return
+        read(root, name)  # raises the unknown-name error with the known names
+    _remove(target)
+
+
+def _remove(target: Path) -> None:
+    # Renamed away first, so no reader ever sees a half-deleted model under its name.
+    doomed = target.parent / f".{target.name}.drop-{uuid.uuid4().hex[:8]}"
+    os.replace(target, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
