@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -26,15 +27,23 @@ def decode(data: bytes | None, size: tuple[int, int]) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise ImageDecodeError(
-                    f"image of {width}x{height} pixels exceeds the {MAX_PIXELS // 1_000_000} "
-                    "megapixel limit (decompression bomb guard)"
-                )
+                raise _too_large(f"{width}x{height} pixels")
             # JPEG can decode at a reduced scale directly, much cheaper than a full decode.
             image.draft("RGB", size)
             rgb = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(rgb, dtype=np.float32)
     except UnidentifiedImageError:
         raise ImageDecodeError("not a recognised image format") from None
-    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        # Pillow refuses the largest headers itself, before the size is known here.
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_large(f"{claimed.group(1)} pixels" if claimed else "its size") from None
+    except (OSError, SyntaxError) as error:
         raise ImageDecodeError(f"cannot decode image: {error}") from None
+
+
+def _too_large(size: str) -> ImageDecodeError:
+    return ImageDecodeError(
+        f"image of {size} exceeds the {MAX_PIXELS // 1_000_000} megapixel limit "
+        "(decompression bomb guard)"
+    )

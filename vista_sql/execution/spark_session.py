@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+# Local mode gives a task one attempt (a cluster gives it spark.task.maxFailures = 4): one Python
+# worker killed mid-stage, by the OOM killer or by hand, would fail the whole statement. Two
+# attempts survive a lost worker; a task that fails for a deterministic reason reports after two.
+LOCAL_ATTEMPTS = 2
+_LOCAL = re.compile(r"^local(?:\[(\d+|\*)\])?$")
+
+
+def with_retries(master: str) -> str:
+    """`local` / `local[N]` / `local[*]` as `local[N,LOCAL_ATTEMPTS]`; other masters unchanged."""
+    found = _LOCAL.match(master.strip())
+    if not found:
+        return master
+    return f"local[{found.group(1) or 1},{LOCAL_ATTEMPTS}]"
 
 
 def local_session(master: str | None = None, conf: dict[str, str] | None = None):
@@ -32,7 +46,7 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
         **(conf or {}),
     }
-    builder = SparkSession.builder.master(master or "local[*]")
+    builder = SparkSession.builder.master(with_retries(master or "local[*]"))
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
