@@ -1,0 +1,138 @@
+"""Binding parameters (`:name` and `%(name)s`) as SQL literals built by sqlglot.
+
+Placeholders are found by the vista tokenizer, so text inside strings, quoted identifiers and
+comments is never touched. Each value becomes a literal expression tree (exp.convert) rendered by
+the vista dialect, which escapes it; a value can therefore only ever be one literal, standing where
+the placeholder stood, and never more SQL. The rest of the statement stays exactly as written.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+import re
+from collections.abc import Mapping
+
+from sqlglot import exp
+from sqlglot.errors import TokenError
+from sqlglot.tokens import TokenType
+
+from vista_sql.dbapi.exceptions import ProgrammingError
+
+_NAME = re.compile(r"[A-Za-z_]\w*\Z")
+
+
+def bind(operation: str, parameters) -> str:
+    """`operation` with every placeholder replaced by its value's literal."""
+    if parameters is None:
+        return operation
+    if not isinstance(parameters, Mapping):
+        raise ProgrammingError(
+            "parameters must be a mapping of names to values "
+            "(paramstyle 'named' :name or 'pyformat' %(name)s)"
+        )
+    from vista_sql.dialect.tokenizer import VistaTokenizer
+
+    try:
+        tokens = VistaTokenizer().tokenize(operation)
+    except TokenError as error:
+        raise ProgrammingError(f"cannot read the SQL: {error}") from None
+    pieces, cursor = [], 0
+    for start, end, name in _placeholders(tokens):
+        if name is None:  # '%%' in pyformat SQL is one '%'
+            pieces += [operation[cursor:start], "%"]
+        else:
+            if name not in parameters:
+                line, col = _position(operation, start)
+                raise ProgrammingError(f"no value for parameter '{name}'", line, col)
+            pieces += [operation[cursor:start], literal(name, parameters[name])]
+        cursor = end + 1
+    pieces.append(operation[cursor:])
+    return "".join(pieces)
+
+
+def literal(name: str, value) -> str:
+    """A value as vista/Spark SQL literal text, generated from a sqlglot expression."""
+    if isinstance(value, float) and not math.isfinite(value):
+        # exp.convert turns NaN into NULL; Spark spells these as casts of strings.
+        text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        tree = exp.cast(exp.Literal.string(text), exp.DataType.build("double"))
+    elif isinstance(value, decimal.Decimal) and not value.is_finite():
+        raise ProgrammingError(f"parameter '{name}': Spark decimals have no {value}")
+    else:
+        try:
+            tree = exp.convert(value)
+        except ValueError:
+            kind = type(value).__name__
+            raise ProgrammingError(f"parameter '{name}': cannot bind a {kind} value") from None
+    return tree.sql(dialect="vista")
+
+
+def _placeholders(tokens):
+    """(start, end, name or None for '%%') of each placeholder, in order."""
+    found = []
+    pyformat_seen = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        following = tokens[i + 1 : i + 5]
+        if token.token_type == TokenType.MOD and _pyformat(following, token.end):
+            name = following[1].text
+            found.append((token.start, following[3].end, name))
+            pyformat_seen = True
+            i += 5
+            continue
+        if (
+            token.token_type == TokenType.COLON
+            and following
+            and following[0].start == token.end + 1
+            and _NAME.match(following[0].text)
+            and not (i and tokens[i - 1].end == token.start - 1 and _ends_value(tokens[i - 1]))
+        ):
+            found.append((token.start, following[0].end, following[0].text))
+            i += 2
+            continue
+        if (
+            token.token_type == TokenType.MOD
+            and following
+            and following[0].token_type == TokenType.MOD
+            and following[0].start == token.end + 1
+        ):
+            found.append((token.start, following[0].end, None))
+            i += 2
+            continue
+        i += 1
+    if not pyformat_seen:
+        # '%%' means '%' only in pyformat SQL; elsewhere it stays as written.
+        found = [f for f in found if f[2] is not None]
+    return found
+
+
+def _pyformat(following, end: int) -> bool:
+    """'(' name ')' 's' written with no space in between, right after '%'."""
+    if len(following) < 4:
+        return False
+    paren, name, close, s = following
+    adjacent = (
+        paren.start == end + 1
+        and name.start == paren.end + 1
+        and close.start == name.end + 1
+        and s.start == close.end + 1
+    )
+    return (
+        adjacent
+        and paren.token_type == TokenType.L_PAREN
+        and close.token_type == TokenType.R_PAREN
+        and bool(_NAME.match(name.text))
+        and s.text == "s"
+    )
+
+
+def _ends_value(token) -> bool:
+    # 'col:key' (a map or JSON path) is not a placeholder; ' :key' and '(:key' are.
+    return token.token_type in {TokenType.VAR, TokenType.R_PAREN, TokenType.R_BRACKET}
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - text.rfind("\n", 0, offset)
