@@ -17,9 +17,10 @@ from sqlglot.errors import ParseError
 from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
-from vista_sql.execution import cnn_statements, explain, runner, sql_functions
+from vista_sql.execution import cnn_statements, predict, sql_functions
+from vista_sql.execution import transfer as transfer_statement
 from vista_sql.ml import models as ml_models
-from vista_sql.optimizer import planner
+from vista_sql.ml import saved
 from vista_sql.plan.binder import Binder
 from vista_sql.plan.values import position
 from vista_sql.statements import Statement, split
@@ -85,18 +86,42 @@ class VistaSession:
         if isinstance(tree, nodes.DescribeCnn):
             rows = cnn_statements.describe(binder, tree)
             return self.spark.createDataFrame(rows, roster.DESCRIBE_SCHEMA)
+        if isinstance(tree, nodes.ShowSavedModels):
+            return self.spark.createDataFrame(saved.show(self.spark), saved.SHOW_SCHEMA)
+        if isinstance(tree, nodes.DropSavedModel):
+            try:
+                saved.drop(self.spark, tree.this.name, bool(tree.args.get("exists")))
+            except VistaError as error:
+                raise error.at(*position(tree.this)) from None
+            return None
         explain_only = isinstance(tree, nodes.ExplainTransfer)
         transfer = tree.this if explain_only else tree
-        statement_id = next(_statement_ids)
         try:
-            query = binder.bind(transfer)
-            plan = planner.plan(query, self.spark)
+            if isinstance(tree, nodes.PredictWith):
+                try:
+                    return predict.predict(self.spark, binder, tree)
+                except PySparkException as error:
+                    raise VistaExecutionError(spark_message(error)) from None
+            queries = binder.bind_all(transfer)
+            save_as = transfer.args.get("save_as")
+            if save_as is not None and not explain_only:
+                try:
+                    overwrite = bool(dict(queries[0].options).get("overwrite", False))
+                    saved.check_free(self.spark, save_as.name, overwrite)
+                except VistaError as error:
+                    raise error.at(*position(save_as)) from None
+            statement_ids = [next(_statement_ids) for _ in queries]
+            plans = transfer_statement.plan_all(self.spark, queries)
             if explain_only:
-                text = explain.render(plan, statement_id, with_cost=bool(tree.args.get("cost")))
+                cost = bool(tree.args.get("cost"))
+                text = transfer_statement.render(plans, statement_ids, with_cost=cost)
                 return self.spark.createDataFrame([(text,)], "plan string")
             try:
                 self.last_metrics = {}
-                return runner.run(self.spark, plan, statement_id, self.last_metrics)
+                name = save_as.name if save_as is not None else None
+                return transfer_statement.run(
+                    self.spark, plans, statement_ids, self.last_metrics, name
+                )
             except PySparkException as error:
                 raise VistaExecutionError(spark_message(error)) from None
         finally:
@@ -106,6 +131,7 @@ class VistaSession:
     # -- plain Spark SQL ----------------------------------------------------------------------
 
     def _execute_spark(self, text: str):
+        predict.check_calls(self.spark, text)
         try:
             return self.spark.sql(text)
         except PySparkException as error:

@@ -30,7 +30,15 @@ def result_schema(q) -> str:
     return ", ".join([*columns, "seconds double"])
 
 
-def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = None):
+def run(
+    spark,
+    plan: PhysicalPlan,
+    statement_id: int,
+    metrics: dict | None = None,
+    *,
+    baseline: bool = True,
+    on_model=None,
+):
     """Run the plan; `metrics` (if given) receives rows inferred per stage, from accumulators."""
     q = plan.query
     stages = lowering.lower(plan, statement_id)
@@ -46,14 +54,17 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
     rows, counters = [], []
     try:
         started = time.perf_counter()
-        baseline = spark.sql(lowering.baseline_sql(plan)).cache()
-        classes = baseline.select(lowering.LABEL).distinct().count()
-        result = training.fit_and_score(
-            baseline, image_features=None, image_dim=0, classes=classes, **common
-        )
-        baseline.unpersist()
-        rows_in = result.n_train + result.n_test
-        rows.append(_row(BASELINE, result, started, schema))
+        joined = spark.sql(lowering.baseline_sql(plan)).cache()
+        classes = joined.select(lowering.LABEL).distinct().count()
+        if baseline:
+            result = training.fit_and_score(
+                joined, image_features=None, image_dim=0, classes=classes, **common
+            )
+            rows_in = result.n_train + result.n_test
+            rows.append(_row(BASELINE, result, started, schema))
+        else:  # another CNN of the same statement trained the (identical) baseline
+            rows_in = joined.count()
+        joined.unpersist()
         for stage in stages:
             started = time.perf_counter()
             counters.append((stage.stage, udfs.register(spark, stage.stage.udf_name, stage.task)))
@@ -77,6 +88,8 @@ def run(spark, plan: PhysicalPlan, statement_id: int, metrics: dict | None = Non
                         classes=classes,
                         **common,
                     )
+                    if on_model is not None:  # SAVE BEST AS: the caller keeps the winner
+                        on_model(layer, result)
                 finally:
                     frame.unpersist()
                 rows.append(_row(layer.name, result, started, schema))

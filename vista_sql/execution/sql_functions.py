@@ -2,6 +2,7 @@
 
 vista_features('<cnn>', '<layer>', image)  → array<float>, the layer's pooled features
 vista_predict('<cnn>', image)              → top-5 ImageNet classes with probabilities
+vista_predict_model('<saved model>', image, struct(cols...))  → its prediction (predict.py)
 
 `<cnn>` is a built-in CNN (ImageNet weights from the Keras cache) or one made with CREATE CNN;
 rows whose image cannot be decoded give NULL.
@@ -112,3 +113,6 @@ def register(spark, registry: dict[str, models.ModelRef]) -> None:
     """(Re-)register both functions with the session's current CNNs."""
     spark.udf.register("vista_features", features_function(registry))
     spark.udf.register("vista_predict", predict_function(registry))
+    from vista_sql.execution import predict  # vista_predict_model: saved models, not CNNs
+
+    predict.register_function(spark)

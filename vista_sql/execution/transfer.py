@@ -1,0 +1,76 @@
+"""TRANSFER with one CNN or several: a plan per CNN, one result table, SAVE BEST AS.
+
+Comparing CNNs is a grid over the CNN (sparkdl's use case): each CNN's stages are planned by the
+optimizer on their own, run one CNN after another (so only one CNN's stage is cached at a time),
+and the structured-only baseline, identical for every CNN, is trained once. With several CNNs
+the result gains a first column `cnn` (NULL on the baseline row); with one it keeps its columns.
+"""
+
+from __future__ import annotations
+
+from vista_sql.errors import VistaExecutionError
+from vista_sql.execution import explain, runner
+from vista_sql.ml import saved
+from vista_sql.optimizer import planner
+from vista_sql.plan.binder import cnn_labels
+
+
+def plan_all(spark, queries) -> list:
+    first = planner.plan(queries[0], spark)
+    # Row counts and sizes do not depend on the CNN: count them once.
+    return [first, *(planner.plan(q, spark, statistics=first.statistics) for q in queries[1:])]
+
+
+def render(plans, statement_ids, with_cost: bool) -> str:
+    if len(plans) == 1:
+        return explain.render(plans[0], statement_ids[0], with_cost=with_cost)
+    labels = cnn_labels([p.query for p in plans])
+    parts = [
+        f"==== cnn {label} ({i + 1} of {len(plans)}) ====\n"
+        + explain.render(plan, sid, with_cost=with_cost)
+        for i, (label, plan, sid) in enumerate(zip(labels, plans, statement_ids, strict=True))
+    ]
+    return "\n\n".join(parts)
+
+
+def run(spark, plans, statement_ids, metrics: dict, save_as: str | None):
+    labels = cnn_labels([p.query for p in plans])
+    best = saved.Best(plans[0].query.metrics[0]) if save_as else None
+    frames = []
+    for i, (label, plan, sid) in enumerate(zip(labels, plans, statement_ids, strict=True)):
+
+        def keep(layer, result, label=label, query=plan.query):
+            best.offer(saved.Candidate(label, query, layer, result))
+
+        stage_metrics: dict = {}
+        frame = runner.run(
+            spark,
+            plan,
+            sid,
+            stage_metrics,
+            baseline=i == 0,
+            on_model=keep if best is not None else None,
+        )
+        metrics.update(stage_metrics)
+        metrics.setdefault("per_cnn", {})[label] = stage_metrics
+        frames.append(frame)
+    if best is not None:
+        _save(spark, save_as, best)
+    if len(plans) == 1:
+        return frames[0]
+    rows = []
+    for i, (label, frame) in enumerate(zip(labels, frames, strict=True)):
+        for row in frame.collect():
+            baseline = i == 0 and row[0] == runner.BASELINE
+            rows.append((None if baseline else label, *row))
+    schema = "cnn string, " + runner.result_schema(plans[0].query)
+    return spark.createDataFrame(rows, schema)
+
+
+def _save(spark, name: str, best: saved.Best) -> None:
+    if best.best is None:
+        raise VistaExecutionError(
+            f"SAVE BEST AS {name}: no layer has a {best.metric} score (see the result's warnings);"
+            " nothing was saved"
+        )
+    saved.save(spark, name, best.best)
