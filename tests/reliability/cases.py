@@ -496,13 +496,13 @@ LAYERS = [
 IMAGE_RUN_WARNINGS = [
     Case(
         "skipped images reported",
-        "7 undecodable images among 13",
+        "7 undecodable images among 13 rows",
         f"skipped {len(BAD_IMAGES)} rows whose image could not be decoded (key 1: …",
     ),
     Case(
         "duplicate image keys",
         "one image key twice",
-        "the images side holds duplicate keys (key 1): 1 extra joined rows, each trained on as "
+        "the images side holds duplicate keys (key 8): 1 extra joined rows, each trained on as "
         "its own row",
     ),
 ]

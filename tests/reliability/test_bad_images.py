@@ -1,69 +1,52 @@
-"""Unclean images: bad ones are skipped (or stop the statement), odd but valid ones are used."""
+"""Unclean images: bad ones are skipped with their reason (or stop the statement), odd but valid
+ones are used, and what was skipped stays queryable."""
 
 from __future__ import annotations
 
-import io
 import logging
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from reliability.cases import BAD_IMAGES, IMAGE_RUN_WARNINGS, ODD_IMAGES, encoded
 from vista_sql.catalog import images
 from vista_sql.errors import VistaBindError, VistaExecutionError
 
 
-def _png(mode: str, size=(40, 30), value=100) -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, value if mode in ("L", "I;16") else (value,) * len(mode)).save(
-        buffer, format="PNG" if mode != "CMYK" else "JPEG"
-    )
-    return buffer.getvalue()
+@pytest.mark.parametrize("case, make", ODD_IMAGES, ids=[c.id for c, _ in ODD_IMAGES])
+def test_odd_but_valid_images_decode_to_rgb(case, make):
+    decoded = images.decode(make(), (32, 24))
+    assert decoded.shape == (32, 24, 3) and decoded.dtype == np.float32
 
 
-def _bomb() -> bytes:
-    # A tiny PNG whose header claims 20000×20000 pixels.
-    buffer = io.BytesIO()
-    Image.new("L", (20000, 20000)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-GOOD = {
-    "grayscale": _png("L"),
-    "rgba": _png("RGBA"),
-    "cmyk jpeg": _png("CMYK"),
-    "16-bit png": _png("I;16", value=40000),
-}
-BAD = {
-    "truncated": _png("RGB")[:60],
-    "not an image": b"GIF89a? no, just text",
-    "zero bytes": b"",
-    "NULL": None,
-    "decompression bomb": _bomb(),
-}
-
-
-@pytest.mark.parametrize("name", sorted(GOOD))
-def test_odd_but_valid_images_decode_to_rgb(name):
-    decoded = images.decode(GOOD[name], (32, 32))
-    assert decoded.shape == (32, 32, 3) and decoded.dtype == np.float32
-
-
-@pytest.mark.parametrize("name", sorted(BAD))
-def test_bad_images_raise_a_one_line_reason(name):
+@pytest.mark.parametrize("case, make", BAD_IMAGES, ids=[c.id for c, _ in BAD_IMAGES])
+def test_bad_images_raise_their_one_line_reason(case, make):
     with pytest.raises(images.ImageDecodeError) as caught:
-        images.decode(BAD[name], (32, 32))
-    assert "\n" not in str(caught.value)
-    if name == "decompression bomb":
-        assert "decompression bomb" in str(caught.value)
+        images.decode(make(), (32, 32))
+    assert case.matches(str(caught.value)), str(caught.value)
+
+
+# Keys: the bad images 1..7, the odd ones 8..12, and key 8 a second time.
+BAD_KEYS = range(1, len(BAD_IMAGES) + 1)
+ODD_KEYS = range(len(BAD_IMAGES) + 1, len(BAD_IMAGES) + len(ODD_IMAGES) + 1)
+
+
+class Collected(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
 
 
 @pytest.fixture(scope="module")
 def dirty(vista, spark, demo_views):
-    payloads = list(GOOD.values()) + list(BAD.values())
+    payloads = [make() for _, make in BAD_IMAGES + ODD_IMAGES]
     rows = [(i + 1, payload) for i, payload in enumerate(payloads)]
+    rows.append((ODD_KEYS[0], encoded("L", (20, 20))))
     spark.createDataFrame(rows, "id int, content binary").createOrReplaceTempView("dirty_images")
-    return len(GOOD), len(BAD)
+    return len(rows)
 
 
 STATEMENT = (
@@ -73,14 +56,43 @@ STATEMENT = (
 )
 
 
-def test_bad_rows_are_skipped_and_reported(vista, dirty, caplog):
-    good, bad = dirty
-    with caplog.at_level(logging.WARNING, logger="vista_sql"):
-        rows = vista.sql(STATEMENT.format(tail="EVALUATE SPLIT 0.5")).collect()
-    assert rows[0].n_train + rows[0].n_test == good + bad  # the baseline keeps every row
-    assert rows[1].n_train + rows[1].n_test == good
-    warning = next(r.getMessage() for r in caplog.records if "skipped" in r.getMessage())
-    assert f"skipped {bad} rows" in warning and "key " in warning
+@pytest.fixture(scope="module")
+def dirty_run(vista, spark, dirty, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dirty") / "features"
+    handler = Collected()
+    logger = logging.getLogger("vista_sql")
+    logger.addHandler(handler)
+    try:
+        rows = vista.sql(STATEMENT.format(tail=f"EVALUATE SPLIT 0.5 MATERIALIZE INTO '{out}'"))
+        rows = rows.collect()
+    finally:
+        logger.removeHandler(handler)
+    skipped = {row[0]: row[1] for row in spark.table("vista_skipped").collect()}
+    written = sorted(
+        r[0] for r in spark.read.parquet(str(out / "global_average_pooling2d")).collect()
+    )
+    return rows, handler.messages, skipped, written
+
+
+def test_bad_rows_are_left_out_and_the_rest_are_used(dirty, dirty_run):
+    rows, _, _, written = dirty_run
+    assert rows[0].n_train + rows[0].n_test == dirty  # the baseline keeps every row
+    kept = len(ODD_KEYS) + 1
+    assert rows[1].n_train + rows[1].n_test == kept
+    assert written == sorted([*ODD_KEYS, ODD_KEYS[0]])  # nothing written for a skipped image
+
+
+@pytest.mark.parametrize("case", IMAGE_RUN_WARNINGS, ids=[c.id for c in IMAGE_RUN_WARNINGS])
+def test_the_run_warns(dirty_run, case):
+    warnings = dirty_run[1]
+    assert any(case.matches(message) for message in warnings), warnings
+
+
+@pytest.mark.parametrize("key, case", zip(BAD_KEYS, [c for c, _ in BAD_IMAGES], strict=True))
+def test_each_skipped_image_is_queryable_with_its_reason(dirty_run, key, case):
+    skipped = dirty_run[2]
+    assert set(skipped) == set(BAD_KEYS)
+    assert case.matches(skipped[key]), skipped[key]
 
 
 def test_on_error_fail_stops_at_the_first_bad_image_naming_its_key(vista, dirty, tmp_path):
@@ -90,7 +102,8 @@ def test_on_error_fail_stops_at_the_first_bad_image_naming_its_key(vista, dirty,
                 tail=f"MATERIALIZE INTO '{tmp_path / 'out'}' OPTIONS (on_error = 'fail')"
             )
         )
-    assert str(caught.value).startswith("image for key ") and "\n" not in str(caught.value)
+    reason = BAD_IMAGES[0][0].expected
+    assert str(caught.value) == f"image for key 1: {reason} (OPTIONS (on_error = 'fail'))"
     assert not (tmp_path / "out").exists()
 
 
