@@ -17,7 +17,7 @@ from sqlglot.errors import ParseError
 from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
-from vista_sql.execution import cnn_statements, predict, sql_functions
+from vista_sql.execution import checks, cnn_statements, predict, sql_functions
 from vista_sql.execution import transfer as transfer_statement
 from vista_sql.ml import models as ml_models
 from vista_sql.ml import saved
@@ -118,6 +118,8 @@ class VistaSession:
                 return self.spark.createDataFrame([(text,)], "plan string")
             try:
                 self.last_metrics = {}
+                for plan in plans:
+                    checks.before_run(self.spark, plan)
                 name = save_as.name if save_as is not None else None
                 return transfer_statement.run(
                     self.spark, plans, statement_ids, self.last_metrics, name

@@ -12,7 +12,7 @@ import time
 from pyspark import StorageLevel
 
 from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import events, lowering, materialize, udfs
+from vista_sql.execution import events, lowering, materialize, remote, udfs
 from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
 
@@ -39,7 +39,7 @@ def run(
     baseline: bool = True,
     on_model=None,
 ):
-    """Run the plan; `metrics` (if given) receives rows inferred per stage, from accumulators."""
+    """Run the plan; `metrics` (if given) receives rows inferred per stage (udfs.InferredRows)."""
     q = plan.query
     stages = lowering.lower(plan, statement_id)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
@@ -67,8 +67,10 @@ def run(
         joined.unpersist()
         for stage in stages:
             started = time.perf_counter()
-            counters.append((stage.stage, udfs.register(spark, stage.stage.udf_name, stage.task)))
+            counter = udfs.register(spark, stage.stage.udf_name, stage.task)
+            counters.append((stage.stage, counter))
             _materialize_stage(spark, stage, statement_id, len(stages), rows_in)
+            counter.settle(spark, stage.table)
             if stage.uncache_previous:
                 spark.sql(stage.uncache_previous)
             if stage.stage.index == 0:
@@ -106,18 +108,14 @@ def run(
 
 
 def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int) -> None:
-    """CACHE TABLE the stage under its own job group, announcing it to progress listeners."""
+    """CACHE TABLE the stage under its own job group (a job tag under Spark Connect), announcing
+    it to progress listeners."""
     names = ", ".join(layer.name for layer in stage.stage.layers)
     group = f"vista-{statement_id}-stage{stage.stage.index}"
     event = dict(index=stage.stage.index, stages=count, layer=names, rows=rows_in, job_group=group)
     events.emit(events.StageEvent("started", **event))
-    # interruptOnCancel: cancelling the group (Ctrl-C) also stops its Python workers.
-    spark.sparkContext.setJobGroup(group, f"vista_sql: {names}", True)
-    try:
+    with remote.job_group(spark, group, f"vista_sql: {names}"):
         spark.sql(stage.cache)
-    finally:
-        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        spark.sparkContext.setLocalProperty("spark.job.description", None)
     events.emit(events.StageEvent("finished", **event))
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pandas as pd
+from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
+from vista_sql.execution import lowering, remote
 from vista_sql.execution.inference import StageTask
 
-STAGE_OUTPUT = (
-    "struct<features: array<array<float>>, tensors: array<binary>, error: string>"
-)
+STAGE_OUTPUT = "struct<features: array<array<float>>, tensors: array<binary>, error: string>"
 
 
-def stage_udf(task: StageTask, inferred):
-    """`inferred` is a Spark accumulator counting rows pushed through the CNN."""
+def stage_udf(task: StageTask, inferred=None):
+    """`inferred`, when given, is a Spark accumulator counting rows pushed through the CNN."""
 
     # Iterator form: the worker builds (or reuses) the stage model once per task, not per batch.
     @pandas_udf(STAGE_OUTPUT)
@@ -25,14 +25,47 @@ def stage_udf(task: StageTask, inferred):
         runner = runner_for(task)
         for column in batches:
             frame, count = runner.run(column)
-            inferred.add(count)
+            if inferred is not None:
+                inferred.add(count)
             yield frame
 
     return run_stage
 
 
-def register(spark, name: str, task: StageTask):
-    """Register the stage under `name`; returns the accumulator of rows it infers."""
-    inferred = spark.sparkContext.accumulator(0)
-    spark.udf.register(name, stage_udf(task, inferred))
-    return inferred
+class InferredRows:
+    """Rows a stage pushed through its CNN.
+
+    Classic sessions count them with an accumulator, every CNN call included (a stage computed
+    twice counts twice, which is what the plan tests look for). Spark Connect has no
+    accumulators: there the count is taken from the stage's cached table once it is built (its
+    rows without a decoding error), so a recomputation would not show.
+    """
+
+    def __init__(self, accumulator=None):
+        self._accumulator = accumulator
+        self._counted: int | None = None
+
+    @property
+    def source(self) -> str:
+        return "accumulator" if self._accumulator is not None else "table"
+
+    def settle(self, spark, table: str) -> None:
+        """Call once the stage's table is cached (a no-op with an accumulator)."""
+        if self._accumulator is None:
+            frame = spark.table(lowering.quoted(table))
+            self._counted = frame.where(F.col(lowering.OUT).getField("error").isNull()).count()
+
+    @property
+    def value(self) -> int | None:
+        return self._accumulator.value if self._accumulator is not None else self._counted
+
+
+def register(spark, name: str, task: StageTask) -> InferredRows:
+    """Register the stage under `name`; returns the count of rows it infers."""
+    if remote.is_connect(spark):
+        counter = InferredRows()
+        spark.udf.register(name, stage_udf(task))
+        return counter
+    accumulator = spark.sparkContext.accumulator(0)
+    spark.udf.register(name, stage_udf(task, accumulator))
+    return InferredRows(accumulator)

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from vista_sql.execution import events
+from vista_sql.execution import events, remote
 
 POLL_SECONDS = 0.5
 CACHE_RDD_PREFIX = "In-memory table "  # Spark's name for the RDD behind CACHE TABLE
@@ -154,7 +154,7 @@ class Tracker:
     def __init__(self, spark, bars, interval: float = POLL_SECONDS):
         self._bars, self._interval = bars, interval
         # Spark's storage status is on the JVM SparkContext only; PySpark does not wrap it.
-        self._jvm = spark.sparkContext._jsc.sc() if bars is not None else None
+        self._jvm = remote.jvm_context(spark) if bars is not None else None
         self._current: StageBar | None = None
         self._key = ""
         self._stop = threading.Event()
@@ -232,9 +232,7 @@ def terminal_bars() -> TerminalBars | None:
 
 def track(spark, bars) -> Tracker:
     """`with track(spark, bars):` around statements; bars=None shows nothing."""
-    try:
-        spark.sparkContext  # noqa: B018 - Spark Connect sessions have none to poll
-    except Exception:  # noqa: BLE001
+    if remote.is_connect(spark):  # no JVM storage status to poll over Spark Connect
         bars = None
     return Tracker(spark, bars)
 
@@ -250,17 +248,14 @@ class CancelOnInterrupt:
     """
 
     def __init__(self, spark):
-        try:
-            self._context = spark.sparkContext
-        except Exception:  # noqa: BLE001 - Spark Connect: leave Ctrl-C as it is
-            self._context = None
+        self._spark = spark
         self.cancelled = threading.Event()
         self._done = threading.Event()
         self._previous = None
         self._canceller: threading.Thread | None = None
 
     def __enter__(self) -> CancelOnInterrupt:
-        if self._context is not None and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handler)
         return self
 
@@ -287,7 +282,7 @@ class CancelOnInterrupt:
     def _cancel_until_done(self) -> None:
         while not self._done.is_set():
             try:
-                self._context.cancelAllJobs()
+                remote.cancel_all(self._spark)  # Spark Connect: interruptAll
             except Exception:  # noqa: BLE001 - Spark already stopped: nothing left to cancel
                 return
             self._done.wait(0.25)

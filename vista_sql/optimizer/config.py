@@ -18,6 +18,7 @@ MIB = 1024**2
 P_MAX = 100 * MIB  # target partition size (Vista)
 TF_RUNTIME = 400 * MIB  # TensorFlow's own footprint in a Python worker
 MIN_STORAGE = 512 * MIB
+SPARK_RESERVED = 300 * MIB  # heap every executor keeps for Spark's own objects
 BATCHES = (32, 16, 8, 4, 2, 1)
 
 
@@ -26,6 +27,18 @@ class Resources:
     cores: int  # per node
     memory: int  # bytes per node
     nodes: int = 1
+    # True when a node is one Spark executor of a cluster (its memory: heap + overhead + pyspark
+    # memory), False for this whole machine running embedded Spark.
+    executor: bool = False
+    gpus: float = 0.0  # per executor (spark.executor.resource.gpu.amount)
+    source: str = ""  # where the numbers come from, for EXPLAIN
+
+    def describe(self) -> str:
+        gpus = f", {self.gpus:g} GPU(s)" if self.gpus else ""
+        return (
+            f"{self.nodes} executor(s) × {self.cores} core(s), {self.memory / GIB:.1f} GB"
+            f"{gpus} each ({self.source or 'given'}); memory below is per executor"
+        )
 
 
 @dataclass(frozen=True)
@@ -36,8 +49,13 @@ class ModelFootprint:
 
 
 def regions(res: Resources, fp: ModelFootprint, tasks: int, batch: int) -> MemoryPlan:
-    os_reserve = max(GIB, int(0.05 * res.memory))
-    core = max(GIB, int(0.075 * res.memory))  # Vista: 2.4 GB on a 32 GB node
+    if res.executor:
+        # An executor's memory is its container's: the host's OS lives outside it, and Spark
+        # keeps only its reserved heap for itself (the rest of the heap is shared).
+        os_reserve, core = 0, SPARK_RESERVED
+    else:
+        os_reserve = max(GIB, int(0.05 * res.memory))
+        core = max(GIB, int(0.075 * res.memory))  # Vista: 2.4 GB on a 32 GB node
     per_task = 2 * fp.parameter_bytes + batch * fp.activation_bytes + TF_RUNTIME
     inference = tasks * per_task
     user = tasks * max(2 * P_MAX, fp.downstream_bytes)
@@ -83,4 +101,5 @@ def _config(res, tasks, batch, memory, single_stage_bytes, partitions) -> ExecCo
         tf_threads=max(1, res.cores // tasks),
         storage_level="MEMORY_AND_DISK",
         memory=memory,
+        resources=res.describe() if res.executor else "",
     )

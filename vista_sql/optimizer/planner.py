@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 
 from vista_sql.execution import lowering
 from vista_sql.optimizer import config as system_config
 from vista_sql.optimizer import cost, rules, stats
+from vista_sql.optimizer import resources as cluster
 from vista_sql.optimizer import workload as workloads
 from vista_sql.optimizer.config import Resources
 from vista_sql.optimizer.cost import Workload
@@ -21,12 +21,6 @@ class Context:
     workload: Workload
     storage: int  # storage memory the stages may hold
     hints: dict
-
-
-def local_resources(spark) -> Resources:
-    """This machine as embedded Spark sees it: its task slots and physical memory."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return Resources(cores=os.cpu_count() or 1, memory=memory)
 
 
 def session_storage(spark) -> int | None:
@@ -53,8 +47,8 @@ def plan(
 ) -> PhysicalPlan:
     """Plan `query`; statistics, resources and storage come from `spark` unless injected."""
     hints = dict(query.options)
-    resources = resources or local_resources(spark)
-    slots = slots or (spark.sparkContext.defaultParallelism if spark is not None else None)
+    resources = resources or cluster.of_session(spark)
+    slots = slots or cluster.task_slots(spark, resources)
     draft = PhysicalPlan(
         query=query,
         strategy="staged",
@@ -74,7 +68,7 @@ def plan(
         batch_size=hints.get("batch_size"),
         partitions=hints.get("partitions"),
     )
-    storage = chosen.memory.storage
+    storage = chosen.memory.storage * resources.nodes
     if storage_limit is None and spark is not None:
         storage_limit = session_storage(spark)
     if storage_limit is not None:
@@ -96,7 +90,7 @@ def _finish(plan, work, resources, slots, storage, hints) -> PhysicalPlan:
     if slots and slots != config.parallelism:
         unapplied.append(
             f"parallelism {config.parallelism}: the session runs {slots} concurrent tasks "
-            f"(start it with --master local[{config.parallelism}])"
+            f"({cluster.restart_hint(resources, config.parallelism)})"
         )
         # TensorFlow threads follow the tasks that will really run side by side.
         config = dataclasses.replace(config, tf_threads=max(1, resources.cores // slots))

@@ -89,6 +89,7 @@ class ExecConfig:
     memory: MemoryPlan | None = None
     # Settings the plan wants that a running session cannot take (fixed at JVM start).
     unapplied: tuple[str, ...] = ()
+    resources: str = ""  # the cluster planned for (executors, cores, memory); "" on one machine
 
 
 @dataclass(frozen=True)

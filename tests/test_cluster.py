@@ -1,0 +1,98 @@
+"""The demo statement on real Spark daemons gives the metrics it gives in local mode.
+
+One test starts a standalone master and two 1-core workers on 127.0.0.1 and runs
+`vista-sql --master spark://...`; the other starts a Spark Connect server and runs
+`vista-sql --remote sc://...`. Both runs are child processes (the test process keeps its one local
+session for the reference run), and every daemon they start is stopped by pid, also on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from spark_daemons import Daemons
+
+pytestmark = pytest.mark.cluster
+
+LAYERS = "pool1_pool, conv2_block1_out"
+TRANSFER = f"""
+TRANSFER FEATURES FROM resnet50 WEIGHTS RANDOM SEED 0 LAYERS ({LAYERS})
+  ON images AS i (id, content) JOIN products AS p USING (id)
+  TRAIN logistic_regression (LABEL is_popular)
+  EVALUATE SPLIT 0.25
+"""
+# Executors get 2 GB of heap: with Spark's default memoryOverhead that is the smallest executor
+# the optimizer finds room in for ResNet50 (TensorFlow, task buffers and 512 MB of storage).
+EXECUTOR = {"spark.executor.memory": "2g", "spark.driver.memory": "1g"}
+
+
+def _views(demo_dir) -> str:
+    return f"""
+    CREATE OR REPLACE TEMPORARY VIEW digit_files USING binaryFile
+      OPTIONS (path '{demo_dir / "images"}', pathGlobFilter '*.png');
+    CREATE OR REPLACE TEMPORARY VIEW images AS
+      SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content
+      FROM digit_files;
+    CREATE OR REPLACE TEMPORARY VIEW products_raw USING parquet
+      OPTIONS (path '{demo_dir / "products.parquet"}');
+    CREATE OR REPLACE TEMPORARY VIEW products AS
+      SELECT *, CASE WHEN price > 20 THEN 'expensive' ELSE 'cheap' END AS category
+      FROM products_raw;
+    """
+
+
+def _metrics(rows) -> dict[str, tuple]:
+    return {row["layer"]: tuple(v for k, v in row.items() if k != "seconds") for row in rows}
+
+
+@pytest.fixture(scope="module")
+def local_metrics(vista, demo_views):
+    frame = vista.sql(TRANSFER)
+    return _metrics([row.asDict() for row in frame.collect()])
+
+
+def _vista_sql(args: list[str], script: str, tmp_path) -> tuple[str, list[dict]]:
+    """Run the shell on `script`; returns EXPLAIN's text and the TRANSFER's rows."""
+    env = {**os.environ, "VISTA_SQL_HISTORY": str(tmp_path / "history")}
+    done = subprocess.run(
+        [sys.executable, "-m", "vista_sql.interfaces.cli", *args, "--output", "json", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    plans = [line["plan"] for line in lines if "plan" in line]
+    return plans[0], [line for line in lines if "layer" in line]
+
+
+def _conf(settings: dict[str, str]) -> list[str]:
+    return [item for key, value in settings.items() for item in ("--conf", f"{key}={value}")]
+
+
+def test_standalone_cluster_matches_local(local_metrics, demo_dir, tmp_path):
+    with Daemons(tmp_path / "spark") as daemons:
+        master = daemons.standalone(workers=2, cores=1, memory="2g")
+        script = _views(demo_dir) + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
+        plan, rows = _vista_sql(["--master", master, *_conf(EXECUTOR)], script, tmp_path)
+        # Both workers ran an executor: the CNN stages ran on them, not in the driver.
+        executors = list((tmp_path / "spark" / "work").glob("app-*/*/stderr"))
+    assert "cluster: 2 executor(s) × 1 core(s)" in plan, plan
+    assert "parallelism 1," in plan, plan
+    assert len(executors) == 2, executors
+    assert _metrics(rows) == local_metrics
+
+
+def test_spark_connect_matches_local(local_metrics, demo_dir, tmp_path):
+    with Daemons(tmp_path / "spark") as daemons:
+        remote = daemons.connect_server("local[2]", {"spark.driver.memory": "2g"})
+        script = _views(demo_dir) + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
+        plan, rows = _vista_sql(["--remote", remote], script, tmp_path)
+    assert "== Spark SQL ==" in plan
+    assert _metrics(rows) == local_metrics

@@ -1,0 +1,143 @@
+"""The rows a TRANSFER trains on, checked before any image is inferred, and the images it skipped.
+
+Nothing to train on (an empty side, a join or WHERE that matches nothing, every label NULL, one
+label value for a classifier) is a one-line error before the CNN runs. Rows that are left out
+(NULL labels, keys without a partner, duplicate keys, undecodable images) are warnings on the
+`vista_sql` logger, which the shell prints as `warning: ...` and Jupyter under the cell. The images
+a statement skipped stay queryable in the temporary view `vista_skipped` (key, reason) until the
+next TRANSFER replaces it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import functions as F
+
+from vista_sql.errors import VistaExecutionError
+from vista_sql.execution import lowering
+from vista_sql.ml import models
+
+log = logging.getLogger("vista_sql")
+
+SKIPPED_VIEW = "vista_skipped"
+SAMPLE = 3  # keys named in a warning
+
+
+def before_run(spark, plan) -> None:
+    """Refuse a statement with nothing to train on; warn about rows it will leave out."""
+    q = plan.query
+    key, label = F.col(lowering.quoted(lowering.KEY)), F.col(lowering.quoted(lowering.LABEL))
+    joined = spark.sql(lowering.baseline_sql(plan))
+    rows, keys, null_labels, values = joined.agg(
+        F.count(F.lit(1)), F.countDistinct(key), F.count_if(label.isNull()), F.countDistinct(label)
+    ).first()
+    images = spark.table(q.images.name)
+    image_rows, image_keys = images.agg(
+        F.count(F.lit(1)), F.countDistinct(F.col(lowering.quoted(q.key)))
+    ).first()
+    if rows == 0:
+        raise VistaExecutionError(f"nothing to train on: {_why_empty(spark, q, image_rows)}")
+    if null_labels == rows:
+        raise VistaExecutionError(
+            f"nothing to train on: the label '{q.label}' is NULL in all {rows} joined rows"
+        )
+    if values == 1 and models.lookup(q.model).task == "classification":
+        raise VistaExecutionError(
+            f"the label '{q.label}' has a single value in the {rows - null_labels} joined rows; "
+            "a classifier needs at least two"
+        )
+    if null_labels:
+        sample = _keys(joined.where(label.isNull()).select(key))
+        log.warning(
+            "left out %d of %d rows whose label '%s' is NULL (%s)",
+            null_labels,
+            rows,
+            q.label,
+            sample,
+        )
+    if keys < rows:
+        side = "images" if image_keys < image_rows else "structured"
+        repeated = joined.groupBy(key).count().where("count > 1").select(key)
+        log.warning(
+            "the %s side holds duplicate keys (%s): %d extra joined rows, each trained on as its "
+            "own row",
+            side,
+            _keys(repeated),
+            rows - keys,
+        )
+    if q.where is None:
+        _warn_unmatched(spark, q, joined, key, rows, keys, image_rows, image_keys)
+
+
+def _warn_unmatched(spark, q, joined, key, rows, keys, image_rows, image_keys) -> None:
+    if keys < image_keys:
+        image_key = F.col(lowering.quoted(q.key))
+        lonely = (
+            spark.table(q.images.name)
+            .select(image_key.alias(lowering.KEY))
+            .join(joined.select(key), lowering.KEY, "left_anti")
+        )
+        log.warning(
+            "left out %d of %d images whose key has no row on the structured side (%s)",
+            image_keys - keys,
+            image_keys,
+            _keys(lonely),
+        )
+    # Each structured row joins at most one image when image keys are unique.
+    if image_keys == image_rows:
+        structured_rows = spark.table(q.structured.name).count()
+        if structured_rows > rows:
+            log.warning(
+                "left out %d of %d structured rows that match no image",
+                structured_rows - rows,
+                structured_rows,
+            )
+
+
+def _why_empty(spark, q, image_rows: int) -> str:
+    if image_rows == 0:
+        return f"the images side ({_shown(q.images.name)}) has no rows"
+    if spark.table(q.structured.name).isEmpty():
+        return f"the structured side ({_shown(q.structured.name)}) has no rows"
+    if q.where is not None:
+        return "no row is left after the join and WHERE"
+    return "no image key matches a row of the structured side"
+
+
+def _shown(name: str) -> str:
+    """A table's name as the user wrote it; a subquery for the views binding made for them."""
+    return "a subquery" if name.startswith("`__vista_") else name
+
+
+def _keys(frame) -> str:
+    first = frame.columns[0]
+    found = [str(row[0]) for row in frame.orderBy(first).limit(SAMPLE).collect()]
+    return ("key " if len(found) == 1 else "keys ") + ", ".join(found)
+
+
+def report_skipped(spark, table: str, on_error: str) -> int:
+    """Rows of the first stage whose image could not be decoded: the view `vista_skipped`, a
+    warning naming a few, or with on_error = 'fail' an error naming the first."""
+    failed = (
+        spark.table(lowering.quoted(table))
+        .where(f"{lowering.OUT}.error IS NOT NULL")
+        .select(F.col(lowering.KEY).alias("key"), F.col(f"{lowering.OUT}.error").alias("reason"))
+    )
+    # Keys and one-line reasons: small even when many images are bad, and the view must outlive
+    # the stage table it comes from.
+    skipped = sorted(failed.collect(), key=lambda row: str(row[0]))
+    spark.createDataFrame(skipped, failed.schema).createOrReplaceTempView(SKIPPED_VIEW)
+    if not skipped:
+        return 0
+    if on_error == "fail":
+        key, reason = skipped[0]
+        raise VistaExecutionError(f"image for key {key}: {reason} (OPTIONS (on_error = 'fail'))")
+    examples = "; ".join(f"key {k}: {r}" for k, r in skipped[:SAMPLE])
+    log.warning(
+        "skipped %d rows whose image could not be decoded (%s); all of them: SELECT * FROM %s",
+        len(skipped),
+        examples,
+        SKIPPED_VIEW,
+    )
+    return len(skipped)
