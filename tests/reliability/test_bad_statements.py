@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from reliability.cases import STATEMENTS, statement
 
+from reliability.cases import STATEMENTS, statement
 from vista_sql.errors import VistaError, VistaSyntaxError
 
 

@@ -1,0 +1,72 @@
+"""Bad data behind a valid statement: nothing to train on is one line before any image is
+inferred; rows left out are named in warnings and are not written; layer lists are normalised."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from reliability.cases import DATA_ERRORS, DATA_VIEWS, DATA_WARNINGS, LAYERS, MESSY
+from vista_sql.plan.binder import Binder
+from vista_sql.session import parse
+
+
+@pytest.fixture(scope="module")
+def data_views(vista, demo_views):
+    for name, query in DATA_VIEWS.items():
+        vista.spark.sql(query).createOrReplaceTempView(name)
+    return DATA_VIEWS
+
+
+@pytest.mark.parametrize("case", DATA_ERRORS, ids=[c.id for c in DATA_ERRORS])
+def test_nothing_to_train_on_is_one_line_before_inference(vista, data_views, tmp_path, case):
+    target = tmp_path / "out"
+    with pytest.raises(case.kind) as caught:
+        vista.sql(f"{case.sql} MATERIALIZE INTO '{target}'")
+    assert case.matches(str(caught.value)), str(caught.value)
+    assert vista.last_metrics.get("inferred") is None  # no CNN stage ran
+    assert list(tmp_path.iterdir()) == []
+
+
+class Collected(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def messy_run(vista, data_views, tmp_path_factory):
+    out = tmp_path_factory.mktemp("messy") / "features"
+    handler = Collected()
+    logger = logging.getLogger("vista_sql")
+    logger.addHandler(handler)
+    try:
+        rows = vista.sql(f"{MESSY} MATERIALIZE INTO '{out}'").collect()
+    finally:
+        logger.removeHandler(handler)
+    written = vista.spark.read.parquet(str(out / "out_relu")).collect()
+    return rows, handler.messages, sorted(row[0] for row in written)
+
+
+@pytest.mark.parametrize("case", DATA_WARNINGS, ids=[c.id for c in DATA_WARNINGS])
+def test_rows_left_out_are_named_in_a_warning(messy_run, case):
+    warnings = messy_run[1]
+    assert any(case.matches(message) for message in warnings), warnings
+
+
+def test_left_out_rows_are_not_trained_on_and_unmatched_images_not_written(messy_run):
+    rows, _, written = messy_run
+    # 36 image keys with a structured row, keys 1 and 2 twice, keys 5 and 6 without a label.
+    assert [r.n_train + r.n_test for r in rows] == [36, 36]
+    assert written == sorted([*range(1, 37), 1, 2])
+
+
+@pytest.mark.parametrize("case", LAYERS, ids=[c.id for c in LAYERS])
+def test_layer_lists_are_normalised(vista, demo_views, case):
+    query = Binder(vista.spark).bind(parse(case.sql))
+    expected = case.expected.removeprefix("normalised to ").split(", ")
+    assert [layer.name for layer in query.layers] == expected
