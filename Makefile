@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check-java lint clean bench bench-quick
+.PHONY: demo test check-java check-chromium lint clean bench bench-quick
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
 	$(BIN)/vista-sql -f examples/demo.sql
 
-test: check-java $(STAMP)
+test: check-java check-chromium $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -22,6 +22,16 @@ check-java:
 	  echo "vista_sql needs Java 17 or newer (found: $${v:-none}): install it, e.g. 'sudo apt-get install openjdk-17-jre-headless', and put java on PATH"; \
 	  exit 1; \
 	fi
+
+# The console tests drive Debian's Chromium through its chromedriver (no browser downloads).
+check-chromium:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "the console tests need Debian's chromium and chromium-driver, and installing them needs root: run 'sudo apt-get install chromium chromium-driver', then make test again"; \
+	  exit 1; \
+	fi; \
+	echo "installing Debian's chromium and chromium-driver for the console tests"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

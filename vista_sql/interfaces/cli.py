@@ -32,7 +32,9 @@ Ctrl-C cancels the running statement; up/down recall earlier statements."""
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vista-sql", description="Run vista_sql statements (and plain Spark SQL) on Spark."
+        prog="vista-sql",
+        description="Run vista_sql statements (and plain Spark SQL) on Spark.",
+        epilog="vista-sql serve [--port N] starts a web query console (vista-sql serve --help).",
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
@@ -238,6 +240,11 @@ def _remote_session(url: str, conf: dict[str, str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:  # `vista-sql serve`: the web console
+        from vista_sql.interfaces.console.serve import main as serve
+
+        return serve(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     conf = _conf(args.conf, parser)

@@ -1,0 +1,1 @@
+"""`vista-sql serve`: a local web query console (editor, Run / Explain / Cancel, grid, chart)."""
