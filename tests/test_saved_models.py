@@ -1,0 +1,138 @@
+"""SAVE BEST AS keeps the winning pipeline on disk; another process predicts with it by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from vista_sql.errors import VistaBindError
+from vista_sql.execution.runner import BASELINE
+
+TRANSFER = """TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM SEED 3
+  LAYERS (block_15_add, global_average_pooling2d)
+  ON images AS i (id, content) JOIN products AS p USING (id)
+  TRAIN logistic_regression (LABEL is_popular)
+  EVALUATE METRICS (f1, accuracy)
+  SAVE BEST AS popular"""
+PREDICT = "PREDICT WITH popular ON images AS i (id, content) JOIN products AS p USING (id)"
+UDF = (
+    "SELECT id, vista_predict_model('popular', content, struct(weight, price, hint)) AS r "
+    "FROM images JOIN products USING (id)"
+)
+
+# A new process: its own Spark and VistaSession, the same files and models directory.
+SCRIPT = """
+import json, sys
+from vista_sql import VistaSession
+data, models = sys.argv[1], sys.argv[2]
+vista = VistaSession(master="local[1]", conf={"vista.models.dir": models})
+vista.sql(f'''
+CREATE TEMPORARY VIEW digit_files USING binaryFile
+  OPTIONS (path '{data}/images', pathGlobFilter '*.png');
+CREATE TEMPORARY VIEW images AS
+  SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content FROM digit_files;
+CREATE TEMPORARY VIEW products USING parquet OPTIONS (path '{data}/products.parquet')
+''')
+out = {
+    "predict": [list(r) for r in vista.sql(sys.argv[3]).orderBy("id").collect()],
+    "udf": [[r.id, r.r.prediction, r.r.probability]
+            for r in vista.sql(sys.argv[4]).orderBy("id").collect()],
+}
+print("RESULT " + json.dumps(out))
+vista.spark.stop()
+"""
+
+
+@pytest.fixture(scope="module")
+def models_dir(vista, demo_views, tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved_models")
+    vista.sql(f"SET vista.models.dir = {root}")
+    yield root
+    vista.spark.conf.unset("vista.models.dir")
+
+
+@pytest.fixture(scope="module")
+def trained(vista, models_dir):
+    return vista.sql(TRANSFER).collect()
+
+
+def test_the_best_layer_by_the_first_metric_is_saved_with_its_metadata(trained, models_dir):
+    layers = [r for r in trained if r.layer != BASELINE]
+    best = max(layers, key=lambda r: r.f1)  # first of equals, as the statement keeps it
+    meta = json.loads((models_dir / "popular" / "vista_model.json").read_text())
+    assert (meta["layer"], meta["metric"], meta["metrics"]["f1"]) == (best.layer, "f1", best.f1)
+    assert meta["cnn"]["weights"] == {"kind": "random", "seed": 3, "path": None}
+    assert meta["structured"] == ["hint", "price", "weight"] and meta["label"] == "is_popular"
+    assert meta["learner"] == "logistic_regression" and meta["pooling"] == {
+        "mode": "max",
+        "grid": 2,
+    }
+    assert (models_dir / "popular" / "pipeline" / "metadata").is_dir()
+    assert not [p for p in models_dir.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, demo_views):
+    here = vista.sql(PREDICT)
+    assert here.columns == ["id", "prediction", "probability"]
+    here = [list(r) for r in here.orderBy("id").collect()]
+    joined = spark.sql("SELECT count(*) FROM images JOIN products USING (id)").first()[0]
+    assert len(here) == joined and {r[1] for r in here} <= {0.0, 1.0}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(demo_views),
+            str(models_dir),
+            PREDICT,
+            UDF,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+    there = json.loads(line[len("RESULT ") :])
+    assert [r[:2] for r in there["predict"]] == [r[:2] for r in here]
+    for mine, theirs in zip(here, there["predict"], strict=True):
+        assert theirs[2] == pytest.approx(list(mine[2]), rel=1e-6)
+    # The UDF applies the saved coefficients with numpy: same classes, probabilities to rounding.
+    assert [r[:2] for r in there["udf"]] == [r[:2] for r in here]
+    for mine, theirs in zip(here, there["udf"], strict=True):
+        assert theirs[2] == pytest.approx(list(mine[2]), rel=1e-6)
+
+
+def test_errors_name_the_model_or_column(vista, trained, models_dir, demo_views):
+    with pytest.raises(VistaBindError) as caught:
+        vista.sql(PREDICT.replace("popular", "popluar"))
+    assert "no saved model named 'popluar'" in caught.value.message
+    assert (caught.value.line, caught.value.col) == (1, 14)
+    with pytest.raises(VistaBindError) as caught:
+        vista.sql(UDF.replace("'popular'", "'nothing'"))
+    assert "no saved model named 'nothing'" in caught.value.message
+    with pytest.raises(VistaBindError) as caught:
+        vista.sql(PREDICT.replace("USING (id)", "USING (sku)"))
+    assert "unknown column 'sku'" in caught.value.message
+    assert caught.value.col == PREDICT.index("USING (") + len("USING (") + 1
+
+
+def test_show_and_drop_saved_models(vista, trained, models_dir):
+    rows = vista.sql("SHOW SAVED MODELS").collect()
+    assert [(r.name, r.learner, r.metric) for r in rows] == [
+        ("popular", "logistic_regression", "f1")
+    ]
+    assert rows[0].cnn == "mobilenetv2, weights random (seed 3)"
+    with pytest.raises(VistaBindError) as caught:
+        vista.sql(TRANSFER)  # the name is taken
+    assert "exists" in caught.value.message and (caught.value.line, caught.value.col) == (6, 16)
+    vista.sql("DROP SAVED MODEL popular")
+    assert vista.sql("SHOW SAVED MODELS").collect() == []
+    vista.sql("DROP SAVED MODEL IF EXISTS popular")
+    with pytest.raises(VistaBindError) as caught:
+        vista.sql("DROP SAVED MODEL popular")
+    assert "no saved model named 'popular'" in caught.value.message
+    assert (caught.value.line, caught.value.col) == (1, 18)
