@@ -57,11 +57,11 @@ class Daemons:
         self.processes: list[subprocess.Popen] = []
         (work / "logs").mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
+    def start(self, name: str, command: list[str], **env: str) -> subprocess.Popen:
         log = open(self.work / "logs" / f"{name}.out", "wb")  # noqa: SIM115 - child's stdout
         process = subprocess.Popen(
             command,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -133,6 +133,8 @@ class Daemons:
                 *("--class", CONNECT_SERVER, "--name", "vista_sql connect test"),
                 *("--master", master, *pairs),
             ],
+            # The launcher sizes the Connect server's JVM as a daemon's, not by driver memory.
+            SPARK_DAEMON_MEMORY=conf.get("spark.driver.memory", "1g"),
         )
         wait_for_port(port, "connect", self, timeout=120)
         return f"sc://{HOST}:{port}"

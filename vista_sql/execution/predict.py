@@ -22,7 +22,7 @@ from pyspark.sql.functions import pandas_udf
 from sqlglot import exp
 
 from vista_sql.errors import VistaBindError
-from vista_sql.execution import lowering, udfs
+from vista_sql.execution import lowering, remote, udfs
 from vista_sql.execution.inference import StageTask
 from vista_sql.ml import linear, saved
 from vista_sql.ml.training import IMAGE_VECTOR
@@ -48,7 +48,7 @@ def stage_task(meta: dict, threads: int) -> StageTask:
 
 
 def _threads(spark) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, spark.sparkContext.defaultParallelism))
+    return max(1, (os.cpu_count() or 1) // max(1, remote.default_parallelism(spark)))
 
 
 def predict(spark, binder, stmt) -> object:

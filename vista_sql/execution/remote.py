@@ -7,6 +7,8 @@ table); classic sessions keep the SparkContext paths, which Ctrl-C and progress 
 
 from __future__ import annotations
 
+import os
+import re
 from contextlib import contextmanager
 
 
@@ -44,6 +46,23 @@ def job_group(spark, group: str, description: str):
     finally:
         context.setLocalProperty("spark.jobGroup.id", None)
         context.setLocalProperty("spark.job.description", None)
+
+
+def default_parallelism(spark) -> int:
+    """Tasks the session runs side by side: SparkContext.defaultParallelism, or over Spark Connect
+    what the server's master and configuration say (its executors are out of sight)."""
+    if not is_connect(spark):
+        return spark.sparkContext.defaultParallelism
+    configured = spark.conf.get("spark.default.parallelism", None)
+    if configured:
+        return int(configured)
+    master = spark.conf.get("spark.master", None) or ""
+    local = re.match(r"local(?:\[(\d+|\*)[],])?", master)
+    if local:
+        threads = local.group(1)
+        return (os.cpu_count() or 1) if threads == "*" else int(threads or 1)
+    instances = int(spark.conf.get("spark.executor.instances", None) or 1)
+    return instances * int(spark.conf.get("spark.executor.cores", None) or 1)
 
 
 def cancel_all(spark) -> None:

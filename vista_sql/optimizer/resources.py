@@ -53,10 +53,7 @@ def task_slots(spark, resources: Resources) -> int | None:
         return None
     if resources.executor:
         return max(1, resources.cores // int(_conf(spark, "spark.task.cpus") or 1))
-    if remote.is_connect(spark):
-        found = re.match(r"local\[(\d+)", _conf(spark, "spark.master") or "")
-        return int(found.group(1)) if found else resources.cores
-    return spark.sparkContext.defaultParallelism
+    return remote.default_parallelism(spark)
 
 
 def restart_hint(resources: Resources, parallelism: int) -> str:
