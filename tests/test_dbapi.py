@@ -13,7 +13,7 @@ from vista_sql import dbapi
 from vista_sql.execution import events, sql_functions
 
 TRANSFER = """\
-TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (global_average_pooling2d)
+TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (block_2_add)
   ON images AS i (id, content) JOIN products AS p USING (id)
   WHERE p.price > %(min_price)s
   TRAIN logistic_regression (LABEL is_popular, max_iter = :iterations)
@@ -155,7 +155,7 @@ def test_transfer_takes_parameters_in_where_and_train(conn, spark):
     cursor = conn.cursor().execute(TRANSFER, {"min_price": low, "iterations": 5})
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    assert [row["layer"] for row in rows][-1] == "global_average_pooling2d"
+    assert [row["layer"] for row in rows][-1] == "block_2_add"
     assert all(row["n_train"] + row["n_test"] == joined for row in rows)
     assert all(0.0 <= row["accuracy"] <= 1.0 for row in rows)
     assert cursor.description[names.index("accuracy")][1] == dbapi.NUMBER

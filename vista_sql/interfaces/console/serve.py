@@ -40,6 +40,8 @@ def main(argv: list[str]) -> int:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((HOST, args.port))
+        # Listening now lets a browser opened at the printed URL wait while Spark starts.
+        sock.listen(128)
     except OSError as error:
         print(f"error: cannot listen on {HOST}:{args.port}: {error.strerror}", file=sys.stderr)
         return 1
