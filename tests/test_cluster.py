@@ -15,8 +15,12 @@ import sys
 
 import pytest
 from spark_daemons import Daemons
+from test_optimizer_rules import _query, _stats
 
-pytestmark = pytest.mark.cluster
+from vista_sql.errors import VistaBindError
+from vista_sql.execution import explain
+from vista_sql.optimizer import planner, resources
+from vista_sql.optimizer.config import GIB, MIB, Resources
 
 LAYERS = "pool1_pool, conv2_block1_out"
 TRANSFER = f"""
@@ -28,6 +32,41 @@ TRANSFER FEATURES FROM resnet50 WEIGHTS RANDOM SEED 0 LAYERS ({LAYERS})
 # Executors get 2 GB of heap: with Spark's default memoryOverhead that is the smallest executor
 # the optimizer finds room in for ResNet50 (TensorFlow, task buffers and 512 MB of storage).
 EXECUTOR = {"spark.executor.memory": "2g", "spark.driver.memory": "1g"}
+
+
+def _cluster_plan(executors: int, cores: int, memory: int):
+    res = Resources(cores, memory, nodes=executors, executor=True, source="given")
+    return planner.plan(_query(), statistics=_stats(rows=20_000), resources=res, slots=cores)
+
+
+def test_a_cluster_is_planned_per_executor():
+    plan = _cluster_plan(executors=3, cores=4, memory=8 * GIB)
+    config = plan.config
+    assert config.memory.os_reserve == 0 and config.memory.total == 8 * GIB
+    assert config.partitions % (config.parallelism * 3) == 0
+    assert config.tf_threads == 4 // config.parallelism
+    text = explain.render(plan, 1)
+    assert "cluster: 3 executor(s) × 4 core(s), 8.0 GB each (given)" in text
+
+
+def test_partitions_fill_every_executors_task_slots():
+    for executors in (1, 5):
+        config = _cluster_plan(executors, cores=2, memory=4 * GIB).config
+        assert config.partitions % (config.parallelism * executors) == 0
+
+
+def test_too_small_executors_fail_naming_executor_memory():
+    with pytest.raises(VistaBindError) as caught:
+        _cluster_plan(executors=2, cores=1, memory=1 * GIB)
+    message = str(caught.value)
+    assert "the executor needs" in message and "spark.executor.memoryOverhead" in message
+
+
+def test_memory_sizes_read_as_spark_reads_them():
+    assert resources._bytes("2g") == 2 * GIB
+    assert resources._bytes("512m") == 512 * MIB
+    assert resources._bytes("1024") == 1024 * MIB  # a bare number is MiB for executor memory
+    assert resources._bytes(None, default_mib=1024) == GIB
 
 
 def _views(demo_dir) -> str:
@@ -76,6 +115,7 @@ def _conf(settings: dict[str, str]) -> list[str]:
     return [item for key, value in settings.items() for item in ("--conf", f"{key}={value}")]
 
 
+@pytest.mark.cluster
 def test_standalone_cluster_matches_local(local_metrics, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         master = daemons.standalone(workers=2, cores=1, memory="2g")
@@ -89,6 +129,7 @@ def test_standalone_cluster_matches_local(local_metrics, demo_dir, tmp_path):
     assert _metrics(rows) == local_metrics
 
 
+@pytest.mark.cluster
 def test_spark_connect_matches_local(local_metrics, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         remote = daemons.connect_server("local[2]", {"spark.driver.memory": "2g"})

@@ -82,12 +82,16 @@ def search(
                 return _config(res, tasks, batch, memory, single_stage_bytes, partitions)
     memory = regions(res, fp, min(task_counts), min(batches))
     need = memory.total - memory.storage + MIN_STORAGE
+    node, more = "node", "a machine with more memory"
+    if res.executor:
+        node = "executor"
+        more = "executors with more memory (spark.executor.memory, spark.executor.memoryOverhead)"
     raise VistaBindError(
         f"no feasible plan: {min(task_counts)} TensorFlow task(s) with batch {min(batches)} need "
         f"{memory.inference / GIB:.1f} GB, and with {memory.os_reserve / GIB:.1f} GB for the OS, "
         f"{memory.core / GIB:.1f} GB for Spark and {memory.user / GIB:.1f} GB of task buffers the "
-        f"node needs {need / GIB:.1f} GB but has {res.memory / GIB:.1f} GB; use a smaller "
-        "CNN, OPTIONS (batch_size = 1, parallelism = 1), or a machine with more memory"
+        f"{node} needs {need / GIB:.1f} GB but has {res.memory / GIB:.1f} GB; use a smaller "
+        f"CNN, OPTIONS (batch_size = 1, parallelism = 1), or {more}"
     )
 
 
