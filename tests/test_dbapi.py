@@ -143,6 +143,12 @@ def test_bad_parameters_and_bad_sql_raise_one_line_pep249_errors(conn):
     with pytest.raises(dbapi.ProgrammingError, match=r"^1:\d+: ") as raised:
         cursor.execute("TRANSFER FEATURES FROM nonet LAYERS (x) ON images (id, content)")
     assert "\n" not in str(raised.value)
+    # Positions point into the SQL as written, not as bound.
+    wrong = "SELECT :a,\n  %(b)s + 1) FROM products"
+    with pytest.raises(dbapi.ProgrammingError) as raised:
+        cursor.execute(wrong, {"a": "a much longer literal than ':a'", "b": 1})
+    line, col = str(raised.value).split(":")[:2]
+    assert (int(line), int(col)) == (2, wrong.rindex(")") - wrong.index("\n"))
     with pytest.raises(dbapi.OperationalError) as raised:
         cursor.execute("SELECT * FROM no_such_table")
     assert "no_such_table" in str(raised.value) and "\n" not in str(raised.value)

@@ -125,10 +125,15 @@ class Cursor:
         self._check()
         if not isinstance(operation, str):
             raise errors.ProgrammingError("the operation must be SQL text (a str)")
-        sql = params.bind(operation, parameters)
+        bound = params.bind(operation, parameters)
         self.description, self._rows, self._next, self.rowcount = None, [], 0, -1
         self._has_result = False
-        description, rows = self.connection._run(sql, self.max_rows)
+        try:
+            description, rows = self.connection._run(bound.text, self.max_rows)
+        except errors.Error as error:
+            if error.line is not None:  # as the caller wrote it, not as bound
+                error.line, error.col = bound.position(error.line, error.col or 1)
+            raise
         self._has_result = True
         if description is not None:
             self.description, self._rows, self.rowcount = description, rows, len(rows)

@@ -12,6 +12,7 @@ import decimal
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlglot import exp
 from sqlglot.errors import TokenError
@@ -22,10 +23,31 @@ from vista_sql.dbapi.exceptions import ProgrammingError
 _NAME = re.compile(r"[A-Za-z_]\w*\Z")
 
 
-def bind(operation: str, parameters) -> str:
+@dataclass(frozen=True)
+class Bound:
+    """The SQL to run, and how to point back into the SQL as the caller wrote it."""
+
+    text: str
+    original: str
+    spans: tuple[tuple[int, int, int, int], ...] = ()  # bound start/end, original start/end
+
+    def position(self, line: int, col: int) -> tuple[int, int]:
+        """A line:col of the bound text as the line:col of the caller's text."""
+        offset = _offset(self.text, line, col)
+        shift = 0
+        for bound_start, bound_end, original_start, original_end in self.spans:
+            if offset < bound_start:
+                break
+            if offset < bound_end:  # inside a literal: point at its placeholder
+                return _position(self.original, original_start)
+            shift = original_end - bound_end
+        return _position(self.original, offset + shift)
+
+
+def bind(operation: str, parameters) -> Bound:
     """`operation` with every placeholder replaced by its value's literal."""
     if parameters is None:
-        return operation
+        return Bound(operation, operation)
     if not isinstance(parameters, Mapping):
         raise ProgrammingError(
             "parameters must be a mapping of names to values "
@@ -37,18 +59,22 @@ def bind(operation: str, parameters) -> str:
         tokens = VistaTokenizer().tokenize(operation)
     except TokenError as error:
         raise ProgrammingError(f"cannot read the SQL: {error}") from None
-    pieces, cursor = [], 0
+    pieces, spans, cursor, length = [], [], 0, 0
     for start, end, name in _placeholders(tokens):
         if name is None:  # '%%' in pyformat SQL is one '%'
-            pieces += [operation[cursor:start], "%"]
+            text = "%"
+        elif name not in parameters:
+            line, col = _position(operation, start)
+            raise ProgrammingError(f"no value for parameter '{name}'", line, col)
         else:
-            if name not in parameters:
-                line, col = _position(operation, start)
-                raise ProgrammingError(f"no value for parameter '{name}'", line, col)
-            pieces += [operation[cursor:start], literal(name, parameters[name])]
+            text = literal(name, parameters[name])
+        length += start - cursor
+        spans.append((length, length + len(text), start, end + 1))
+        pieces += [operation[cursor:start], text]
+        length += len(text)
         cursor = end + 1
     pieces.append(operation[cursor:])
-    return "".join(pieces)
+    return Bound("".join(pieces), operation, tuple(spans))
 
 
 def literal(name: str, value) -> str:
@@ -131,6 +157,15 @@ def _pyformat(following, end: int) -> bool:
 def _ends_value(token) -> bool:
     # 'col:key' (a map or JSON path) is not a placeholder; ' :key' and '(:key' are.
     return token.token_type in {TokenType.VAR, TokenType.R_PAREN, TokenType.R_BRACKET}
+
+
+def _offset(text: str, line: int, col: int) -> int:
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return len(text)
+    return min(start + max(col, 1) - 1, len(text))
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
