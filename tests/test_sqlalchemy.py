@@ -51,6 +51,11 @@ def test_reflection_reads_the_spark_catalog(engine, spark):
     assert isinstance(columns["category"], sa.String)
     assert isinstance(inspector.get_columns("images")[1]["type"], sa.LargeBinary)
     assert not inspector.has_table("no_such_table")
+    # What BI tools ask of every table: Spark has no keys, indexes or constraints.
+    assert inspector.get_pk_constraint("products")["constrained_columns"] == []
+    assert inspector.get_foreign_keys("products") == inspector.get_indexes("products") == []
+    assert inspector.get_unique_constraints("products") == []
+    assert inspector.get_table_comment("products") == {"text": None}
 
 
 def test_core_select_on_a_reflected_table(engine, spark):

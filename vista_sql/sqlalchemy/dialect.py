@@ -138,6 +138,18 @@ class VistaDialect(default.DefaultDialect):
     def get_indexes(self, connection, table_name, schema=None, **kw) -> list:
         return []
 
+    def get_unique_constraints(self, connection, table_name, schema=None, **kw) -> list:
+        return []
+
+    def get_check_constraints(self, connection, table_name, schema=None, **kw) -> list:
+        return []
+
+    def get_table_comment(self, connection, table_name, schema=None, **kw) -> dict:
+        for table in self._tables(connection, schema):
+            if table.name.lower() == table_name.lower():
+                return {"text": table.description}
+        return {"text": None}
+
     def _tables(self, connection, schema):
         catalog = self._spark(connection).catalog
         current = catalog.currentDatabase()
