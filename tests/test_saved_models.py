@@ -115,6 +115,10 @@ def test_errors_name_the_model_or_column(vista, trained, models_dir, demo_views)
         vista.sql(UDF.replace("'popular'", "'nothing'"))
     assert "no saved model named 'nothing'" in caught.value.message
     with pytest.raises(VistaBindError) as caught:
+        vista.sql(UDF.replace("struct(weight, price, hint)", "struct(price AS weight, hint)"))
+    assert "struct(...) lacks price" in caught.value.message
+    assert caught.value.col == UDF.index("struct(") + 1
+    with pytest.raises(VistaBindError) as caught:
         vista.sql(PREDICT.replace("USING (id)", "USING (sku)"))
     assert "unknown column 'sku'" in caught.value.message
     assert caught.value.col == PREDICT.index("USING (") + len("USING (") + 1

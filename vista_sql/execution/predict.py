@@ -217,3 +217,25 @@ def check_calls(spark, text: str) -> None:
             raise error.at(*position(first)) from None
         if meta["linear"] is None:
             raise VistaBindError(unsupported(first.name, meta["learner"]), *position(first))
+        _check_struct(meta, call.expressions[2])
+
+
+def _check_struct(meta: dict, node: exp.Expr) -> None:
+    """struct(a, b AS c, ...) written in the SQL: its field names must cover the model's columns."""
+    if not isinstance(node, exp.Struct):
+        return
+    fields = []
+    for item in node.expressions:
+        if isinstance(item, exp.PropertyEQ):
+            fields.append(item.this.name.lower())
+        elif isinstance(item, (exp.Column, exp.Alias)):
+            fields.append(item.alias_or_name.lower())
+        else:
+            return  # a field whose name Spark chooses: the worker checks it
+    missing = [c for c in meta["structured"] if c.lower() not in fields]
+    if missing:
+        raise VistaBindError(
+            f"{FUNCTION}('{meta['name']}', ...): struct(...) lacks {', '.join(missing)}; the "
+            f"model takes {', '.join(meta['structured'])}",
+            *position(node),
+        )
