@@ -11,12 +11,13 @@ import logging
 import re
 
 import sqlglot
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import ParseException, PySparkException
 from sqlglot.errors import ParseError
 
 from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
-from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
+from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError, job_failure
 from vista_sql.execution import checks, cnn_statements, predict, sql_functions
 from vista_sql.execution import transfer as transfer_statement
 from vista_sql.ml import models as ml_models
@@ -124,7 +125,7 @@ class VistaSession:
                 return transfer_statement.run(
                     self.spark, plans, statement_ids, self.last_metrics, name
                 )
-            except PySparkException as error:
+            except (PySparkException, Py4JJavaError) as error:
                 raise VistaExecutionError(spark_message(error)) from None
         finally:
             for view in binder.temp_views:
@@ -163,6 +164,10 @@ def spark_message(error: Exception) -> str:
     """One line from a Spark/PySpark error: the Python worker's own error when there is one."""
     text = str(error).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "An exception was thrown from the Python worker" not in text and (
+        failed := job_failure(text)
+    ):
+        return failed
     if "An exception was thrown from the Python worker" in text:
         # The last traceback line names the real failure; the JVM stack beneath is noise.
         tail = [line for line in lines if not line.startswith(("at ", "File ", "^", "~"))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
@@ -52,3 +53,20 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def stop(spark, wait: float = 15.0) -> None:
+    """Stop the session once no task runs any more. Stopping under a running task (one a failed
+    job left behind, still being killed) makes the JVM print stack traces to the console."""
+    try:
+        context = spark.sparkContext
+        context.cancelAllJobs()
+        executors = context._jsc.sc().statusTracker()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not sum(info.numRunningTasks() for info in executors.getExecutorInfos()):
+                break
+            time.sleep(0.2)
+    except Exception:  # noqa: BLE001 - Spark Connect sessions have no context to ask
+        pass
+    spark.stop()

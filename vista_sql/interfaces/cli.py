@@ -285,7 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         shell.cancel()
         return 130
     finally:
-        session.spark.stop()
+        from vista_sql.execution.spark_session import stop
+
+        stop(session.spark)
 
 
 if __name__ == "__main__":
