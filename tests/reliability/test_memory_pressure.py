@@ -1,0 +1,71 @@
+"""Under a tight memory budget the optimizer's plan finishes where a naive configuration crashes.
+
+The budget: 4 GB of address space per Python worker (`spark.executor.pyspark.memory`, which
+PySpark applies as RLIMIT_AS, like a container's limit), in a session of its own. MobileNetV2 in
+a worker peaks near 3.3 GB of address space at the optimizer's inference batch of 32; the naive
+configuration (Eager, two concurrent TensorFlow tasks, a batch of 512, deserialized caching)
+needs several times that and its workers die. The same statement, same data, same session.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+BUDGET = "4g"
+STATEMENT = (
+    "TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (out_relu) "
+    "ON images AS i (id, content) JOIN products USING (id) "
+    "TRAIN logistic_regression (LABEL is_popular) {options}"
+)
+NAIVE = "OPTIONS (plan = 'eager', parallelism = 2, batch_size = 512, persist = 'deser')"
+
+CHILD = """
+import json, sys
+from vista_sql import VistaSession
+from vista_sql.errors import VistaError
+
+demo, budget, statements = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+vista = VistaSession(master="local[2]", conf={"spark.executor.pyspark.memory": budget})
+vista.sql(f'''
+    CREATE TEMPORARY VIEW files USING binaryFile
+      OPTIONS (path '{demo}/images', pathGlobFilter '*.png');
+    CREATE TEMPORARY VIEW images AS
+      SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content FROM files;
+    CREATE TEMPORARY VIEW products USING parquet OPTIONS (path '{demo}/products.parquet');
+''')
+for statement in statements:
+    try:
+        rows = vista.sql(statement).collect()
+        outcome = {"rows": [[r.layer, r.n_train + r.n_test] for r in rows]}
+    except VistaError as error:
+        outcome = {"error": str(error)}
+    print("OUTCOME " + json.dumps(outcome), flush=True)
+from vista_sql.execution.spark_session import stop
+stop(vista.spark)
+"""
+
+
+def test_the_optimizers_plan_finishes_where_a_naive_configuration_crashes(demo_dir):
+    # The naive run first, so the optimizer's plan gets no worker it left warm.
+    statements = [STATEMENT.format(options=NAIVE), STATEMENT.format(options="")]
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, str(demo_dir), BUDGET, json.dumps(statements)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    naive, optimized = [
+        json.loads(line.removeprefix("OUTCOME "))
+        for line in child.stdout.splitlines()
+        if line.startswith("OUTCOME ")
+    ]
+    assert naive == {
+        "error": "a Python worker crashed (a task failed 2 times), most often out of memory: "
+        "lower OPTIONS (batch_size = n, parallelism = n) or give the workers more memory "
+        "(spark.executor.pyspark.memory)"
+    }
+    assert optimized == {"rows": [["(structured only)", 40], ["out_relu", 40]]}
+    assert "Traceback" not in child.stderr and "\tat " not in child.stderr
