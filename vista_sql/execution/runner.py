@@ -11,8 +11,7 @@ import time
 
 from pyspark import StorageLevel
 
-from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import events, lowering, materialize, remote, udfs
+from vista_sql.execution import checks, events, lowering, materialize, remote, udfs
 from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
 
@@ -143,13 +142,4 @@ def _manifest_entry(q, layer) -> dict:
 
 
 def _report_skipped(spark, table: str, on_error: str) -> None:
-    failed = spark.table(lowering.quoted(table)).where(f"{lowering.OUT}.error IS NOT NULL")
-    count = failed.count()
-    if not count:
-        return
-    sample = failed.select(lowering.KEY, f"{lowering.OUT}.error").limit(3).collect()
-    if on_error == "fail":
-        key, reason = sample[0]
-        raise VistaExecutionError(f"image for key {key}: {reason} (OPTIONS (on_error = 'fail'))")
-    examples = "; ".join(f"key {r[0]}: {r[1]}" for r in sample)
-    log.warning("skipped %d rows whose image could not be decoded (%s)", count, examples)
+    checks.report_skipped(spark, table, on_error)
