@@ -122,7 +122,7 @@ def _wait_until_finished(browser, timeout: float = 300) -> str:
     state = "return document.getElementById('status').dataset.state"
     WebDriverWait(browser, timeout, poll_frequency=0.3).until(
         lambda d: (
-            d.execute_script(state) not in (None, "running", "idle")
+            d.execute_script(state) not in (None, "idle", "starting", "running")
             and not d.execute_script("return document.getElementById('run').disabled")
         )
     )

@@ -200,6 +200,6 @@ def _json(value):
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else str(value)
     if isinstance(value, decimal.Decimal):
-        return float(value) if value.is_finite() else str(value)  # for display only
+        return str(value)  # exact; the page aligns it as a number by its column type
     text = str(value)
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
