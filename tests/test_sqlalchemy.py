@@ -21,9 +21,12 @@ EXPLAIN TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (block_2_add)
 
 @pytest.fixture(scope="module")
 def engine(spark, vista, demo_views):
+    partitions = spark.conf.get("spark.sql.shuffle.partitions")
     engine = sa.create_engine(URL)
     yield engine
     engine.dispose()
+    # The URL's setting lands on the shared session; later tests expect the fixture's.
+    spark.conf.set("spark.sql.shuffle.partitions", partitions)
     # Each DB-API connection's VistaSession registers vista_features; give the shared one back.
     sql_functions.register(spark, vista.cnns)
 
