@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from vista_sql.execution import sql_functions
 
-URL = "vista:///?master=local[2]&spark.sql.shuffle.partitions=4"
+URL = "vista:///?master=local[2]&spark.sql.shuffle.partitions=3"
 
 EXPLAIN = """\
 EXPLAIN TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (block_2_add)
@@ -34,7 +34,7 @@ def engine(spark, vista, demo_views):
 def test_url_options_become_connect_arguments():
     dialect = sa.create_engine(URL).dialect
     args, kwargs = dialect.create_connect_args(sa.engine.make_url(URL))
-    assert kwargs == {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "4"}}
+    assert kwargs == {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "3"}}
     remote = sa.engine.make_url("vista://spark-host:15003/")
     assert dialect.create_connect_args(remote)[1] == {"remote": "sc://spark-host:15003"}
     with pytest.raises(ValueError, match="unknown option colour"):
@@ -43,6 +43,7 @@ def test_url_options_become_connect_arguments():
 
 def test_reflection_reads_the_spark_catalog(engine, spark):
     inspector = sa.inspect(engine)
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "3"  # the URL's setting
     assert "default" in inspector.get_schema_names()
     views = inspector.get_view_names()
     assert {"images", "products"} <= set(views)
