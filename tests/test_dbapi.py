@@ -15,7 +15,7 @@ from vista_sql.execution import events, sql_functions
 TRANSFER = """\
 TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (block_2_add)
   ON images AS i (id, content) JOIN products AS p USING (id)
-  WHERE p.price > %(min_price)s
+  WHERE p.price > %(min_price)s AND p.category <> :not_this
   TRAIN logistic_regression (LABEL is_popular, max_iter = :iterations)
   EVALUATE SPLIT 0.25"""
 
@@ -158,13 +158,16 @@ def test_transfer_takes_parameters_in_where_and_train(conn, spark):
     prices = sorted(row[0] for row in spark.sql("SELECT price FROM products").collect())
     low = prices[len(prices) // 4]
     joined = spark.sql(f"SELECT count(*) FROM products WHERE price > {low}").first()[0]
-    cursor = conn.cursor().execute(TRANSFER, {"min_price": low, "iterations": 5})
+    # A hostile string stays one literal inside a TRANSFER too (no row has that category).
+    values = {"min_price": low, "iterations": 5, "not_this": HOSTILE[0]}
+    cursor = conn.cursor().execute(TRANSFER, values)
     names = [column[0] for column in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     assert [row["layer"] for row in rows][-1] == "block_2_add"
     assert all(row["n_train"] + row["n_test"] == joined for row in rows)
     assert all(0.0 <= row["accuracy"] <= 1.0 for row in rows)
     assert cursor.description[names.index("accuracy")][1] == dbapi.NUMBER
+    assert spark.catalog.tableExists("products")
 
 
 def test_cancel_stops_a_running_transfer_and_the_connection_stays_usable(conn):
@@ -174,7 +177,7 @@ def test_cancel_stops_a_running_transfer_and_the_connection_stays_usable(conn):
 
     def run():
         try:
-            conn.cursor().execute(TRANSFER, {"min_price": 0, "iterations": 5})
+            conn.cursor().execute(TRANSFER, {"min_price": 0, "iterations": 5, "not_this": ""})
             outcome.append("finished")
         except dbapi.Error as error:
             outcome.append(error)
