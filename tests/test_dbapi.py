@@ -123,6 +123,11 @@ def test_parameters_filter_rows_and_hostile_ones_match_nothing(conn, spark):
     expected = spark.sql(f"SELECT count(*) FROM products WHERE price > {middle}").first()[0]
     cursor.execute("SELECT count(*) AS n FROM products WHERE price > %(min)s", {"min": middle})
     assert cursor.fetchone() == (expected,)
+    cursor.execute("SELECT id FROM products WHERE id IN :ids ORDER BY id", {"ids": (3, 1, 99)})
+    assert (
+        cursor.fetchall()
+        == spark.sql("SELECT id FROM products WHERE id IN (3, 1, 99) ORDER BY id").collect()
+    )
     for value in HOSTILE[:3]:
         cursor.execute("SELECT id FROM products WHERE category = :c", {"c": value})
         assert cursor.fetchall() == []
