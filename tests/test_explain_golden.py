@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -40,6 +41,34 @@ def test_explain_matches_golden(name):
     )
     text = explain.render(plan, statement_id=1, with_cost=name.endswith("cost")) + "\n"
     golden = GOLDEN / f"explain_{name}.txt"
+    if os.environ.get("VISTA_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text(), (
+        f"regenerate with VISTA_UPDATE_GOLDEN=1 if intended: {golden}"
+    )
+
+
+def test_explain_of_a_plan_continuing_from_recorded_layers_matches_golden():
+    from test_optimizer_rules import _recorded
+
+    query = _query(materialize="/data/features")
+    records = _recorded(
+        query,
+        ["conv4_block6_out", "avg_pool"],
+        handover=["conv4_block6_out"],
+        root="/data/features",
+    )
+    stale = dataclasses.replace(records[1], problem="the images changed since it was written")
+    plan = planner.plan(
+        query,
+        statistics=_stats(),
+        resources=Resources(cores=2, memory=24 * GIB),
+        storage_limit=4 * GIB,
+        slots=2,
+        records=(records[0], stale),
+    )
+    text = explain.render(plan, statement_id=1) + "\n"
+    golden = GOLDEN / "explain_resumed.txt"
     if os.environ.get("VISTA_UPDATE_GOLDEN"):
         golden.write_text(text)
     assert text == golden.read_text(), (

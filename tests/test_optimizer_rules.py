@@ -164,3 +164,81 @@ def test_partitions_follow_vista_p_max():
     largest = max(s.estimated_bytes for s in planned.stages)
     assert planned.config.partitions % planned.config.parallelism == 0
     assert largest / planned.config.partitions <= 100 * 1024**2
+
+
+# -- reuse of layers an earlier MATERIALIZE INTO recorded (optimizer/reuse.py) -------------------
+
+
+def _recorded(query, names, rows=1000, handover=(), root="/data/features"):
+    from vista_sql.plan.nodes import RecordedLayer
+
+    by_name = {layer.name: layer for layer in query.layers}
+    return tuple(
+        RecordedLayer(
+            by_name[name],
+            f"{root}/{name}",
+            "id",
+            rows,
+            handover=("t:0:0",) if name in handover else (),
+            handover_inputs=(0,) if name in handover else (),
+        )
+        for name in names
+    )
+
+
+def _plan_with(records, query=None):
+    return planner.plan(
+        query or _query(),
+        statistics=_stats(),
+        resources=MACHINE,
+        storage_limit=8 * GIB,
+        slots=2,
+        records=records,
+    )
+
+
+def test_every_layer_recorded_means_nothing_is_inferred():
+    query = _query()
+    plan = _plan_with(_recorded(query, [x.name for x in query.layers]))
+    assert plan.stages == () and len(plan.loaded) == 3
+    assert [x.name for x in plan.layers] == [x.name for x in query.layers]
+
+
+def test_a_shallow_record_is_recomputed_when_a_deeper_layer_needs_the_images_anyway():
+    plan = _plan_with(_recorded(_query(), ["conv4_block6_out"]))
+    (record,) = plan.recorded
+    assert not record.loaded and "recomputed" in record.verdict()
+    assert [x.name for x in plan.query.layers] == [
+        "conv4_block6_out",
+        "conv5_block3_out",
+        "avg_pool",
+    ]
+    assert plan.stages[0].reads == "images"
+
+
+def test_recorded_hand_over_tensors_let_deeper_layers_skip_the_images():
+    plan = _plan_with(_recorded(_query(), ["conv4_block6_out"], handover=["conv4_block6_out"]))
+    assert plan.resume is not None and plan.resume.seconds < plan.resume.instead_of
+    assert plan.stages[0].reads == "stored" and plan.strategy == "staged"
+    assert [x.name for x in plan.query.layers] == ["conv5_block3_out", "avg_pool"]
+    assert [x.layer.name for x in plan.loaded] == ["conv4_block6_out"]
+
+
+def test_a_stale_record_is_never_used():
+    (stale,) = _recorded(_query(), ["avg_pool"])
+    stale = dataclasses.replace(stale, problem="the images changed since it was written")
+    plan = _plan_with((stale,))
+    assert plan.loaded == () and plan.resume is None
+    assert [x.name for x in plan.query.layers] == [
+        "conv4_block6_out",
+        "conv5_block3_out",
+        "avg_pool",
+    ]
+    assert plan.recorded[0].verdict() == "not used: the images changed since it was written"
+
+
+def test_a_statement_re_run_into_its_own_target_keeps_what_it_wrote():
+    query = _query(materialize="/data/features")
+    records = _recorded(query, ["conv4_block6_out"], rows=10)
+    plan = _plan_with(records, _query(materialize="/data/features", layers=("conv4_block6_out",)))
+    assert [x.layer.name for x in plan.loaded] == ["conv4_block6_out"] and plan.stages == ()

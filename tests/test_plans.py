@@ -33,7 +33,7 @@ def _run(vista, cnn, out, plan, placement, join, persist):
           EVALUATE SPLIT 0.4 METRICS (accuracy)
           MATERIALIZE INTO '{out}'
           OPTIONS (plan = '{plan}', join_placement = '{placement}', join = '{join}',
-                   persist = '{persist}', partitions = 1)
+                   persist = '{persist}', partitions = 1, reuse = false)
         """
     )
     metrics = [tuple(r) for r in frame.drop("seconds").collect()]

@@ -31,9 +31,14 @@ def _tree(plan: PhysicalPlan) -> list[str]:
         f"Train {q.model} per layer + structured-only baseline "
         f"(label {q.label}, {len(q.features)} structured features)"
     ]
+    for record in plan.loaded:
+        lines.append(f"  Load {record.layer.name} from '{record.path}' (recorded by MATERIALIZE)")
     for stage in reversed(plan.stages):
         names = ", ".join(layer.name for layer in stage.layers)
-        source = "previous stage's tensors" if stage.reads == "tensors" else "images"
+        source = {
+            "tensors": "previous stage's tensors",
+            "stored": f"{plan.resume.record.layer.name}'s recorded tensors" if plan.resume else "",
+        }.get(stage.reads, "images")
         lines.append(
             f"  Stage {stage.index} [{stage.cut}] {names} via {stage.udf_name}(reads {source}),"
             f" est {_mb(stage.estimated_bytes)}, {plan.config.storage_level}"
@@ -78,13 +83,23 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
             f"statistics: {s.images} images ({s.image_bytes} B each on average), {s.joined} rows "
             f"after the join and filters, structured side {_mb(s.structured_bytes)}"
         )
+    if plan.recorded:
+        lines.append("== reuse of materialized layers ==")
+        lines += [f"{r.layer.name} at '{r.path}': {r.verdict()}" for r in plan.recorded]
+        if plan.resume is not None:
+            r = plan.resume
+            lines.append(
+                f"deeper layers continue from {r.record.layer.name}'s hand-over tensors at "
+                f"'{r.record.handover_path}': est {r.seconds:.1f} s vs {r.instead_of:.1f} s "
+                "from the images"
+            )
     lines.append("== alternatives ==")
     for alt in plan.alternatives:
         lines.append(
             f"{alt.strategy:>6} join {alt.join_placement:<6} est {alt.seconds:8.1f} s, "
             f"peak storage {_mb(alt.peak_bytes)}: {alt.verdict}"
         )
-    if with_cost and s is not None:
+    if with_cost and s is not None and plan.query.layers:
         lines += _cost_inputs(plan)
     lines.append("== Spark SQL ==")
     for stage in lowering.lower(plan, statement_id):

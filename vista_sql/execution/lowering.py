@@ -22,6 +22,7 @@ KEY, IMAGE, LABEL, IS_TEST, OUT = (
     "__vista_is_test",
     "__vista_out",
 )
+TENSORS = "__vista_tensors"  # hand-over tensors read back from a recorded layer
 SPLIT_BUCKETS = 10_000
 
 
@@ -167,6 +168,31 @@ def features_select(plan: PhysicalPlan, table: str, position: int) -> exp.Select
     return select.select(features, copy=False).where(_ok(IMAGES), copy=False)
 
 
+def stored_select(plan: PhysicalPlan) -> exp.Select:
+    """The joined rows with the hand-over tensors a recorded layer left (PhysicalPlan.resume)."""
+    record = plan.resume.record
+    joined = joined_select(plan, with_image=False)
+    stored = exp.Table(
+        this=exp.to_identifier(record.handover_path, quoted=True), db=exp.to_identifier("parquet")
+    )
+    tensors = _col("tensors", "h")
+    if record.handover_inputs != tuple(range(len(record.handover))):
+        picked = [
+            exp.Bracket(this=tensors.copy(), expressions=[exp.Literal.number(i)])
+            for i in record.handover_inputs
+        ]
+        tensors = exp.Array(expressions=picked)
+    select = exp.select(
+        *(_col(c, "j") for c in carried_columns(plan)), exp.alias_(tensors, TENSORS, quoted=True)
+    ).from_(joined.subquery("j", copy=False))
+    select = select.join(
+        exp.alias_(stored, "h", table=True, quoted=True),
+        on=exp.EQ(this=_col(KEY, "j"), expression=_col(KEY, "h")),
+    )
+    select.set("hint", _hint(plan, repartition=True, join=False))
+    return select
+
+
 def _stage_table(statement_id: int, index: int) -> str:
     return f"__vista_{statement_id}_stage{index}"
 
@@ -174,6 +200,10 @@ def _stage_table(statement_id: int, index: int) -> str:
 def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     q, config = plan.query, plan.config
     layers = tuple(layer.name for layer in q.layers)
+    # Continuing from a recorded layer: its cut is the first of the chain the stages run.
+    offset = 0
+    if plan.resume is not None:
+        layers, offset = (plan.resume.record.layer.name, *layers), 1
     carried = [_col(c) for c in carried_columns(plan)]
     source = joined_select(plan) if plan.join_placement == "before" else images_select(plan)
     lowered: list[StageSql] = []
@@ -182,6 +212,8 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
         if stage.reads == "tensors":
             origin: exp.Expr = _table(quoted(previous))
             argument: exp.Expr = _field(_col(OUT), "tensors")
+        elif stage.reads == "stored":
+            origin, argument = stored_select(plan).subquery("images"), _col(TENSORS)
         else:
             origin, argument = source.subquery("images", copy=True), _col(IMAGE)
         udf = exp.Anonymous(this=stage.udf_name, expressions=[argument])
@@ -210,7 +242,7 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
                 task=StageTask(
                     model=q.cnn,
                     layers=layers,
-                    index=stage.index,
+                    index=stage.index + offset,
                     cut=stage.cut,
                     pooling=q.pooling,
                     batch_size=config.batch_size,

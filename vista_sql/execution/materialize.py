@@ -2,39 +2,107 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
+
+from pyspark.sql import functions as F
 
 from vista_sql.execution import lowering
 from vista_sql.plan.materialize_target import MANIFEST
 
+HANDOVER = "_handover"  # inside a layer's directory: hidden from readers of its features
 
-def record(root: str, layer: str, entry: dict) -> None:
-    """Note a complete layer in the manifest, replacing the file atomically."""
+
+def _rewrite_manifest(root: str, change) -> None:
+    """Apply `change` to the manifest's layers, replacing the file atomically."""
     manifest = Path(root) / MANIFEST
     layers = json.loads(manifest.read_text())["layers"] if manifest.exists() else {}
-    layers[layer] = entry
+    change(layers)
     staging = manifest.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
     staging.write_text(json.dumps({"layers": layers}, indent=2, sort_keys=True))
     os.replace(staging, manifest)
 
 
-def write_layer(frame, root: str, layer: str, key: str) -> Path:
-    """Write `<root>/<layer>/` with columns `<key>` and `features` via a temporary sibling."""
-    target = Path(root) / layer
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{layer}.tmp-{uuid.uuid4().hex[:8]}"
+def record(root: str, layer: str, entry: dict) -> None:
+    """Note a complete layer in the manifest."""
+    _rewrite_manifest(root, lambda layers: layers.__setitem__(layer, entry))
+
+
+def _publish(frame, target: Path) -> None:
+    """Write `frame` as Parquet to a hidden temporary sibling, then rename it into place."""
+    # A driver killed mid-write leaves its temporary sibling behind: never visible, now redundant.
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
-        frame.selectExpr(
-            f"{lowering.quoted(lowering.KEY)} AS {lowering.quoted(key)}", "features"
-        ).write.parquet(str(staging))
+        frame.write.parquet(str(staging))
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_handover(spark, root: str, layer: str, table: str, names) -> None:
+    """Keep the tensors a staged plan hands on from `layer` (its stage table), so a re-run or a
+    later statement can continue from them instead of from the images."""
+    out = lowering.quoted(lowering.OUT)
+    frame = spark.table(lowering.quoted(table)).where(F.col(f"{out}.error").isNull())
+    tensors = F.col(f"{out}.tensors").alias("tensors")
+    _publish(
+        frame.select(F.col(lowering.quoted(lowering.KEY)), tensors), Path(root) / layer / HANDOVER
+    )
+    _rewrite_manifest(root, lambda layers: layers[layer].__setitem__("handover", list(names)))
+
+
+def drop_handover(root: str, layer: str) -> None:
+    """Once a deeper layer's tensors are kept, a shallower layer's are never the better start.
+    Only called once the statement is done: its stage views still name the files until then."""
+
+    def forget(layers: dict) -> None:
+        if layer in layers:
+            layers[layer].pop("handover", None)
+
+    _rewrite_manifest(root, forget)
+    shutil.rmtree(Path(root) / layer / HANDOVER, ignore_errors=True)
+
+
+def write_layer(frame, root: str, layer: str, key: str) -> Path:
+    """Write `<root>/<layer>/` with columns `<key>` and `features`."""
+    target = Path(root) / layer
+    target.parent.mkdir(parents=True, exist_ok=True)
+    features = frame.selectExpr(
+        f"{lowering.quoted(lowering.KEY)} AS {lowering.quoted(key)}", "features"
+    )
+    _publish(features, target)
     return target
+
+
+def entry(q, layer, images_identity: str | None, rows: int) -> dict:
+    """What a later statement checks before loading this layer instead of computing it."""
+    return {
+        "cnn": q.cnn.identity(),
+        "layer": layer.name,
+        "pooling": q.pooling.describe(),
+        "feature_dim": layer.feature_dim,
+        "images": q.images.name,
+        "images_identity": images_identity,
+        "key": q.key,
+        "rows": rows,
+        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def load_layer(spark, plan, record):
+    """Training rows of a recorded layer: this statement's join, split and filters, with the
+    features read back instead of computed."""
+    stored = spark.read.parquet(record.path).select(
+        F.col(lowering.quoted(record.key)).alias(lowering.KEY), F.col("features")
+    )
+    return spark.sql(lowering.baseline_sql(plan)).join(stored, lowering.KEY)

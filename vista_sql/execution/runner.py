@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from pyspark import StorageLevel
 
+from vista_sql.catalog import models as cnn_models
 from vista_sql.execution import checks, events, lowering, materialize, remote, udfs
 from vista_sql.ml import models, training
+from vista_sql.optimizer import recorded
 from vista_sql.plan.nodes import PhysicalPlan
 
 log = logging.getLogger("vista_sql")
@@ -51,6 +54,7 @@ def run(
     )
     schema = result_schema(q)
     rows, counters = [], []
+    handed_over = []  # layers whose hand-over tensors this statement's target keeps
     try:
         started = time.perf_counter()
         joined = spark.sql(lowering.baseline_sql(plan)).cache()
@@ -64,6 +68,46 @@ def run(
         else:  # another CNN of the same statement trained the (identical) baseline
             rows_in = joined.count()
         joined.unpersist()
+        identity = (
+            recorded.images_identity(spark, q, plan.statistics.images) if q.materialize else None
+        )
+
+        def train_layer(frame, layer, written_to: str | None, written=None):
+            # Training makes a dozen passes; reading them from the stage table would decode
+            # its hand-over tensors (or every eager layer) each time, so cache just this layer.
+            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                if q.materialize and written_to != q.materialize:
+                    materialize.write_layer(frame, q.materialize, layer.name, q.key)
+                    entry = materialize.entry(q, layer, identity, frame.count())
+                    materialize.record(q.materialize, layer.name, entry)
+                    recorded.remember(spark, q.materialize)
+                    if written is not None:
+                        written()
+                result = training.fit_and_score(
+                    frame,
+                    image_features="features",
+                    image_dim=layer.feature_dim,
+                    classes=classes,
+                    **common,
+                )
+                if on_model is not None:  # SAVE BEST AS: the caller keeps the winner
+                    on_model(layer, result)
+                return result
+            finally:
+                frame.unpersist()
+
+        for record in plan.loaded:
+            started = time.perf_counter()
+            frame = materialize.load_layer(spark, plan, record)
+            result = train_layer(frame, record.layer, written_to=str(Path(record.path).parent))
+            rows.append(_row(record.layer.name, result, started, schema))
+        if (
+            plan.resume
+            and q.materialize
+            and Path(plan.resume.record.path).parent == Path(q.materialize)
+        ):
+            handed_over.append(plan.resume.record.layer.name)
         for stage in stages:
             started = time.perf_counter()
             counter = udfs.register(spark, stage.stage.udf_name, stage.task)
@@ -74,25 +118,16 @@ def run(
                 spark.sql(stage.uncache_previous)
             if stage.stage.index == 0:
                 _report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
+            # A staged plan's hand-over tensors are kept with the layer as soon as it is written,
+            # so a driver dying later resumes from there.
+            keep = q.materialize and stage.stage.cut == "staged" and stage is not stages[-1]
             for layer, features in zip(stage.stage.layers, stage.features, strict=True):
-                # Training makes a dozen passes; reading them from the stage table would decode
-                # its hand-over tensors (or every eager layer) each time, so cache just this layer.
-                frame = spark.sql(features).persist(StorageLevel.MEMORY_AND_DISK)
-                try:
-                    if q.materialize:
-                        materialize.write_layer(frame, q.materialize, layer.name, q.key)
-                        materialize.record(q.materialize, layer.name, _manifest_entry(q, layer))
-                    result = training.fit_and_score(
-                        frame,
-                        image_features="features",
-                        image_dim=layer.feature_dim,
-                        classes=classes,
-                        **common,
-                    )
-                    if on_model is not None:  # SAVE BEST AS: the caller keeps the winner
-                        on_model(layer, result)
-                finally:
-                    frame.unpersist()
+                then = (
+                    (lambda s=stage: handed_over.append(_keep_handover(spark, q, s)))
+                    if keep
+                    else None
+                )
+                result = train_layer(spark.sql(features), layer, written_to=None, written=then)
                 rows.append(_row(layer.name, result, started, schema))
                 started = time.perf_counter()
             if stage.stage.reads == "images" and plan.strategy != "staged":
@@ -103,7 +138,12 @@ def run(
             _release(spark, stage.table)
         if metrics is not None:
             metrics["inferred"] = {s.index: (s.reads, acc.value) for s, acc in counters}
-    return spark.createDataFrame(rows, schema)
+            metrics["loaded"] = {r.layer.name: r.path for r in plan.loaded}
+    # Only now: until their views are dropped, stages still name the files they were read from.
+    for layer in handed_over[:-1]:
+        materialize.drop_handover(q.materialize, layer)
+    order = {name: i for i, name in enumerate([BASELINE, *(x.name for x in plan.layers)])}
+    return spark.createDataFrame(sorted(rows, key=lambda row: order[row[0]]), schema)
 
 
 def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int) -> None:
@@ -118,6 +158,15 @@ def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int
     events.emit(events.StageEvent("finished", **event))
 
 
+def _keep_handover(spark, q, stage) -> str:
+    """Store the stage's hand-over tensors beside its layer; returns that layer's name."""
+    cut = stage.task.plan_cut(cnn_models.model_for(q.cnn))
+    names = [cut.outputs[i] for i in cut.frontier]
+    layer = stage.stage.layers[0].name
+    materialize.write_handover(spark, q.materialize, layer, stage.table, names)
+    return layer
+
+
 def _release(spark, table: str) -> None:
     for statement in lowering.release_sql(table):
         spark.sql(statement)
@@ -128,17 +177,6 @@ def _row(layer: str, result: training.TrainingResult, started: float, schema: st
     if "best_params" in schema:
         row.append(result.best_params)
     return (*row, round(time.perf_counter() - started, 2))
-
-
-def _manifest_entry(q, layer) -> dict:
-    return {
-        "cnn": q.cnn.identity(),
-        "layer": layer.name,
-        "pooling": q.pooling.describe(),
-        "feature_dim": layer.feature_dim,
-        "images": q.images.name,
-        "key": q.key,
-    }
 
 
 def _report_skipped(spark, table: str, on_error: str) -> None:

@@ -15,6 +15,11 @@ DECODE_SECONDS = 0.004  # per image: Pillow decode and resize
 SERDE_SECONDS_PER_BYTE = 1.5e-9  # Arrow hand-over of tensors between JVM and Python, each way
 SPILL_SECONDS_PER_BYTE = 1 / 200e6  # write and read back what does not fit in storage memory
 SHUFFLE_SECONDS_PER_BYTE = 1 / 300e6
+READ_SECONDS_PER_BYTE = 1 / 200e6  # Parquet features written by an earlier MATERIALIZE INTO
+LOAD_OVERHEAD_SECONDS = 0.5  # listing and opening that dataset: one more Spark job
+# Importing TensorFlow and building the model in each Python worker (5-8 s measured by bench/):
+# paid by any plan that infers at all, so the same for every plan and left out of their ranking.
+INFERENCE_STARTUP_SECONDS = 5.0
 KEY_BYTES = 16  # key and row header (Eq. 1's 8 + 8)
 
 
@@ -33,6 +38,7 @@ class Workload:
     rows_after: int  # all images: inferred when the join comes after
     structured_row_bytes: int  # X, label and split flag carried per row
     cores: int
+    decoded: bool = True  # False when inference starts from stored tensors, not images
 
 
 def row_bytes(floats: int, carried: int = 0) -> int:
@@ -70,6 +76,7 @@ def seconds(w: Workload, strategy: str, placement: str, storage: int, parallelis
         decodes = len(w.layers)
     else:
         flops, decodes = deepest, 1
+    decodes *= w.decoded
     busy = min(w.cores, max(1, parallelism))
     compute = rows * (flops / (FLOPS_PER_CORE * busy) + decodes * DECODE_SECONDS / busy)
     handover = 0.0
@@ -81,3 +88,19 @@ def seconds(w: Workload, strategy: str, placement: str, storage: int, parallelis
     if placement == "after":
         shuffle = sum(stage_bytes(w, strategy, placement)) * SHUFFLE_SECONDS_PER_BYTE
     return compute + handover + spill + shuffle
+
+
+def load_seconds(rows: int, feature_dim: int) -> float:
+    """Reading one recorded layer's features instead of computing them."""
+    return LOAD_OVERHEAD_SECONDS + rows * row_bytes(feature_dim) * READ_SECONDS_PER_BYTE
+
+
+def cheapest_seconds(w: Workload, storage: int, parallelism: int) -> float:
+    """The best any logical plan does for `w`'s layers; nothing to compute costs nothing."""
+    if not w.layers:
+        return 0.0
+    return INFERENCE_STARTUP_SECONDS + min(
+        seconds(w, strategy, placement, storage, parallelism)
+        for strategy in ("staged", "lazy", "eager")
+        for placement in ("before", "after")
+    )

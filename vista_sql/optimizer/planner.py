@@ -8,12 +8,19 @@ from dataclasses import dataclass
 
 from vista_sql.execution import lowering
 from vista_sql.optimizer import config as system_config
-from vista_sql.optimizer import cost, rules, stats
+from vista_sql.optimizer import cost, recorded, reuse, rules, stats
 from vista_sql.optimizer import resources as cluster
 from vista_sql.optimizer import workload as workloads
 from vista_sql.optimizer.config import Resources
 from vista_sql.optimizer.cost import Workload
-from vista_sql.plan.nodes import ExecConfig, PhysicalPlan, Statistics, TransferQuery
+from vista_sql.plan.nodes import (
+    ExecConfig,
+    PhysicalPlan,
+    RecordedLayer,
+    Resume,
+    Statistics,
+    TransferQuery,
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,10 @@ def plan(
     resources: Resources | None = None,
     storage_limit: int | None = None,
     slots: int | None = None,
+    records: tuple[RecordedLayer, ...] | None = None,
 ) -> PhysicalPlan:
-    """Plan `query`; statistics, resources and storage come from `spark` unless injected."""
+    """Plan `query`; statistics, resources, storage and records come from `spark` unless
+    injected."""
     hints = dict(query.options)
     resources = resources or cluster.of_session(spark)
     slots = slots or cluster.task_slots(spark, resources)
@@ -58,6 +67,11 @@ def plan(
         residual_filter=query.where,
     )
     statistics = statistics or stats.gather(spark, query, lowering.baseline_sql(draft))
+    if records is None:
+        records = ()
+        if spark is not None and hints.get("reuse", True):
+            baseline = lowering.baseline_sql(draft)
+            records = recorded.find(spark, query, statistics.images, baseline)
     work, footprint = workloads.build(query, statistics, resources.cores)
     largest = max(cost.stage_bytes(work, "staged", "before"))
     chosen = system_config.search(
@@ -73,9 +87,49 @@ def plan(
         storage_limit = session_storage(spark)
     if storage_limit is not None:
         storage = min(storage, storage_limit)
+    if hints.get("plan", "staged") != "staged" or hints.get("join_placement") == "after":
+        records = tuple(dataclasses.replace(r, handover=(), handover_inputs=()) for r in records)
+    decision = reuse.decide(records, work, storage, chosen.parallelism, query.materialize)
+    loaded = {r.layer.name for r in decision.records if r.loaded}
+    start = decision.resume_from
+    computed = dataclasses.replace(
+        query, layers=tuple(x for x in query.layers if x.name not in loaded)
+    )
+    if start is not None:
+        # Only a staged plan with the join first continues from stored tensors (they are keyed
+        # by image and hold one cut's tensors), so that is the plan for the remaining layers.
+        hints = {**hints, "plan": "staged", "join_placement": "before"}
+    if loaded and computed.layers:
+        work, _ = workloads.build(computed, statistics, resources.cores)
+        if start is not None:
+            full, _ = workloads.build(query, statistics, resources.cores)
+            work = reuse.continued(full, start.layer.name)
+        draft = dataclasses.replace(draft, query=computed)
     draft = dataclasses.replace(draft, config=chosen, statistics=statistics)
     planned = rules.run(draft, Context(work, storage, hints))
-    return _finish(planned, work, resources, slots, storage, hints)
+    planned = _finish(planned, work, resources, slots, storage, hints)
+    if not loaded:
+        return dataclasses.replace(planned, recorded=decision.records)
+    if not computed.layers:
+        # Everything is loaded: the plan above only fixed the configuration.
+        planned = dataclasses.replace(planned, query=computed, stages=(), alternatives=())
+    resume = None
+    if start is not None:
+        first = dataclasses.replace(planned.stages[0], reads="stored")
+        planned = dataclasses.replace(planned, stages=(first, *planned.stages[1:]))
+        planned = dataclasses.replace(planned, alternatives=_resumed(planned.alternatives, start))
+        resume = Resume(start, decision.seconds, decision.from_images)
+    return dataclasses.replace(
+        planned, requested=query.layers, recorded=decision.records, resume=resume
+    )
+
+
+def _resumed(alternatives, start) -> tuple:
+    reason = f"excluded: continuing from {start.layer.name}'s recorded tensors"
+    return tuple(
+        dataclasses.replace(a, verdict=reason) if a.verdict == "excluded by OPTIONS" else a
+        for a in alternatives
+    )
 
 
 def _finish(plan, work, resources, slots, storage, hints) -> PhysicalPlan:

@@ -97,7 +97,7 @@ class Stage:
     index: int
     layers: tuple[LayerRef, ...]  # the features this stage produces (all of them for eager)
     udf_name: str
-    reads: str  # "images" or "tensors" (of the previous stage)
+    reads: str  # "images", "tensors" (of the previous stage) or "stored" (Resume's tensors)
     cut: str  # "staged" | "prefix" (input to one layer) | "all" (input to every layer)
     estimated_bytes: int = 0  # the stage's cached table
 
@@ -109,6 +109,43 @@ class Alternative:
     seconds: float
     peak_bytes: int
     verdict: str  # "chosen" or why it lost
+
+
+@dataclass(frozen=True)
+class RecordedLayer:
+    """A layer an earlier MATERIALIZE INTO wrote, as the optimizer found it for this statement."""
+
+    layer: LayerRef
+    path: str  # the layer's Parquet dataset: the image key column and `features`
+    key: str  # the key column's name there
+    rows: int
+    problem: str | None = None  # why it cannot stand in for the layer (stale, partial, ...)
+    load_seconds: float = 0.0
+    recompute_seconds: float = 0.0  # what computing it costs on top of the layers computed anyway
+    loaded: bool = False
+    # Names of the tensors a staged plan handed on from this layer, stored beside it in
+    # `<path>/_handover`: deeper layers may continue from them instead of from the images.
+    handover: tuple[str, ...] = ()
+    handover_inputs: tuple[int, ...] = ()  # which of them this statement's next stage reads
+
+    @property
+    def handover_path(self) -> str:
+        return f"{self.path}/_handover"
+
+    def verdict(self) -> str:
+        if self.problem:
+            return f"not used: {self.problem}"
+        estimate = f"load est {self.load_seconds:.1f} s vs recompute {self.recompute_seconds:.1f} s"
+        return f"loaded ({estimate})" if self.loaded else f"recomputed ({estimate})"
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue the staged plan from a recorded layer's hand-over tensors, not from the images."""
+
+    record: RecordedLayer
+    seconds: float  # the estimate that beat computing from the images
+    instead_of: float
 
 
 @dataclass(frozen=True)
@@ -125,3 +162,16 @@ class PhysicalPlan:
     residual_filter: exp.Expr | None = None
     statistics: Statistics | None = None
     alternatives: tuple[Alternative, ...] = ()
+    # Every layer the statement asked for; `query.layers` holds only those computed here, the
+    # rest are loaded from what an earlier MATERIALIZE INTO recorded.
+    requested: tuple[LayerRef, ...] = ()
+    recorded: tuple[RecordedLayer, ...] = ()
+    resume: Resume | None = None  # stage 0 then reads "stored" tensors
+
+    @property
+    def loaded(self) -> tuple[RecordedLayer, ...]:
+        return tuple(r for r in self.recorded if r.loaded)
+
+    @property
+    def layers(self) -> tuple[LayerRef, ...]:
+        return self.requested or self.query.layers

@@ -33,6 +33,8 @@ TRANSFER_OPTIONS: dict[str, OptionSpec] = {
     "join": _one_of("broadcast", "shuffle"),
     "persist": _one_of("ser", "deser"),
     "parallelism": OptionSpec(int, _positive, "a positive integer"),
+    # false: never load layers an earlier MATERIALIZE INTO recorded.
+    "reuse": OptionSpec(bool, lambda v: True, "true or false"),
     # Execution settings.
     "on_error": _one_of("skip", "fail"),
     "overwrite": OptionSpec(bool, lambda v: True, "true or false"),

@@ -1,0 +1,113 @@
+"""Load or recompute: which recorded layers (optimizer/recorded.py) stand in for computing them,
+and whether the deeper layers continue from a recorded layer's hand-over tensors.
+
+Loading a layer saves its inference only when nothing deeper still has to be computed from the
+images: a layer on the way to a computed deeper one comes almost free. A layer recorded with its
+hand-over tensors changes that: the deeper layers continue from them, so everything up to it is
+skipped (a statement re-run after its driver died resumes this way). Every choice is costed
+(the cheapest plan for what is left to compute, plus reading what is loaded) and the cheapest
+taken, ties going to computing less.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+from vista_sql.optimizer import cost
+from vista_sql.optimizer.cost import Workload
+from vista_sql.plan.nodes import RecordedLayer
+
+MAX_SEARCHED = 10  # 2^10 subsets; beyond that only all-or-nothing is tried
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    records: tuple[RecordedLayer, ...]  # with their estimates and whether each is loaded
+    resume_from: RecordedLayer | None = None
+    seconds: float = 0.0  # the chosen option's estimate
+    from_images: float = 0.0  # the estimate without any reuse
+
+
+def _without(w: Workload, names: set[str]) -> Workload:
+    return dataclasses.replace(w, layers=tuple(x for x in w.layers if x.name not in names))
+
+
+def continued(w: Workload, start: str) -> Workload:
+    """The layers deeper than `start`, computed from its hand-over tensors."""
+    names = [x.name for x in w.layers]
+    offset = w.layers[names.index(start)].cumulative_flops
+    deeper = w.layers[names.index(start) + 1 :]
+    layers = tuple(
+        dataclasses.replace(x, cumulative_flops=x.cumulative_flops - offset) for x in deeper
+    )
+    return dataclasses.replace(w, layers=layers, decoded=False)
+
+
+def _handover_seconds(w: Workload, start: str) -> float:
+    floats = next(x.frontier_floats for x in w.layers if x.name == start)
+    per_byte = cost.READ_SECONDS_PER_BYTE + 2 * cost.SERDE_SECONDS_PER_BYTE
+    return cost.LOAD_OVERHEAD_SECONDS + w.rows_before * 4 * floats * per_byte
+
+
+def decide(
+    records: tuple[RecordedLayer, ...],
+    w: Workload,
+    storage: int,
+    parallelism: int,
+    target: str | None = None,
+) -> Decision:
+    """`target`: the statement's MATERIALIZE INTO, where a recomputed layer is written again."""
+    usable = {r.layer.name: r for r in records if r.problem is None}
+    from_images = cost.cheapest_seconds(w, storage, parallelism)
+    if not usable:
+        return Decision(records, from_images=from_images)
+    own = {r.layer.name for r in usable.values() if target and Path(r.path).parent == Path(target)}
+
+    def loading(chosen) -> float:
+        # Loading costs a read; recomputing a layer its own target holds costs writing it again.
+        names = {r.layer.name for r in chosen}
+        rewritten = [usable[name] for name in own - names]
+        return sum(cost.load_seconds(r.rows, r.layer.feature_dim) for r in (*chosen, *rewritten))
+
+    def computing(loaded: set[str]) -> float:
+        return cost.cheapest_seconds(_without(w, loaded), storage, parallelism)
+
+    found = list(usable.values())
+    if len(found) <= MAX_SEARCHED:
+        subsets = [c for k in range(len(found) + 1) for c in itertools.combinations(found, k)]
+    else:
+        subsets = [(), tuple(found)]
+    options = [(computing({r.layer.name for r in c}) + loading(c), c, None) for c in subsets]
+    order = [x.name for x in w.layers]
+    for start in (r for r in found if r.handover and r.layer.name != order[-1]):
+        prefix = order[: order.index(start.layer.name) + 1]
+        if not all(name in usable for name in prefix):
+            continue  # a shallower layer would still need the images
+        chosen = tuple(usable[name] for name in prefix)
+        rest = continued(w, start.layer.name)
+        seconds = cost.INFERENCE_STARTUP_SECONDS + cost.seconds(
+            rest, "staged", "before", storage, parallelism
+        )
+        seconds += loading(chosen) + _handover_seconds(w, start.layer.name)
+        options.append((seconds, chosen, start))
+    best_seconds, best, resume_from = min(options, key=lambda o: (round(o[0], 6), -len(o[1])))
+    loaded = {r.layer.name for r in best}
+    decided = []
+    for record in records:
+        if record.problem is not None:
+            decided.append(record)
+            continue
+        rest = loaded - {record.layer.name}
+        marginal = computing(rest) - computing(rest | {record.layer.name})
+        decided.append(
+            dataclasses.replace(
+                record,
+                load_seconds=round(cost.load_seconds(record.rows, record.layer.feature_dim), 2),
+                recompute_seconds=round(marginal, 2),
+                loaded=record.layer.name in loaded,
+            )
+        )
+    chosen_start = next((r for r in decided if resume_from and r.layer == resume_from.layer), None)
+    return Decision(tuple(decided), chosen_start, round(best_seconds, 2), round(from_images, 2))
