@@ -89,26 +89,41 @@ def _metrics(rows) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def local_metrics(vista, demo_views):
+def local_run(vista, demo_views):
+    """The statement in local mode: its metrics and the rows each stage inferred."""
     frame = vista.sql(TRANSFER)
-    return _metrics([row.asDict() for row in frame.collect()])
+    metrics = _metrics([row.asDict() for row in frame.collect()])
+    return metrics, _inferred(vista.last_metrics["inferred"])
 
 
-def _vista_sql(args: list[str], script: str, tmp_path) -> tuple[str, list[dict]]:
-    """Run the shell on `script`; returns EXPLAIN's text and the TRANSFER's rows."""
+def _inferred(counts: dict) -> dict[str, list]:
+    return {str(stage): list(value) for stage, value in counts.items()}
+
+
+# What `vista-sql --remote` does (cli.main), keeping the session to report what it inferred.
+CONNECT_CHILD = """
+import json, sys
+from vista_sql.interfaces import cli
+from vista_sql.session import VistaSession
+
+session = VistaSession(cli._remote_session(sys.argv[1], {}))
+ok = cli.Shell(session, "json", debug=False).run_script(sys.stdin.read())
+print(json.dumps({"inferred": session.last_metrics.get("inferred")}))
+sys.exit(0 if ok else 1)
+"""
+
+
+CLI = [sys.executable, "-m", "vista_sql.interfaces.cli", "--output", "json"]
+
+
+def _run(command: list[str], tmp_path, stdin: str | None = None) -> list[dict]:
+    """Run a child vista_sql process; returns the JSON lines it printed."""
     env = {**os.environ, "VISTA_SQL_HISTORY": str(tmp_path / "history")}
     done = subprocess.run(
-        [sys.executable, "-m", "vista_sql.interfaces.cli", *args, "--output", "json", "-e", script],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-        cwd=tmp_path,
+        command, input=stdin, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    plans = [line["plan"] for line in lines if "plan" in line]
-    return plans[0], [line for line in lines if "layer" in line]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
 def _conf(settings: dict[str, str]) -> list[str]:
@@ -116,24 +131,27 @@ def _conf(settings: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.cluster
-def test_standalone_cluster_matches_local(local_metrics, demo_dir, tmp_path):
+def test_standalone_cluster_matches_local(local_run, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         master = daemons.standalone(workers=2, cores=1, memory="2g")
         script = _views(demo_dir) + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
-        plan, rows = _vista_sql(["--master", master, *_conf(EXECUTOR)], script, tmp_path)
+        lines = _run([*CLI, "--master", master, *_conf(EXECUTOR), "-e", script], tmp_path)
         # Both workers ran an executor: the CNN stages ran on them, not in the driver.
         executors = list((tmp_path / "spark" / "work").glob("app-*/*/stderr"))
+    plan = next(line["plan"] for line in lines if "plan" in line)
     assert "cluster: 2 executor(s) × 1 core(s)" in plan, plan
     assert "parallelism 1," in plan, plan
     assert len(executors) == 2, executors
-    assert _metrics(rows) == local_metrics
+    assert _metrics([line for line in lines if "layer" in line]) == local_run[0]
 
 
 @pytest.mark.cluster
-def test_spark_connect_matches_local(local_metrics, demo_dir, tmp_path):
+def test_spark_connect_matches_local(local_run, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         remote = daemons.connect_server("local[2]", {"spark.driver.memory": "2g"})
-        script = _views(demo_dir) + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
-        plan, rows = _vista_sql(["--remote", remote], script, tmp_path)
-    assert "== Spark SQL ==" in plan
-    assert _metrics(rows) == local_metrics
+        script = _views(demo_dir) + f"{TRANSFER};"
+        lines = _run([sys.executable, "-c", CONNECT_CHILD, remote], tmp_path, stdin=script)
+    assert _metrics([line for line in lines if "layer" in line]) == local_run[0]
+    # Counted in the stage tables over Connect, by accumulators locally: the same rows.
+    inferred = next(line["inferred"] for line in lines if "inferred" in line)
+    assert inferred == local_run[1]

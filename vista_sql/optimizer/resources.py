@@ -18,6 +18,7 @@ from vista_sql.optimizer.config import MIB, Resources
 
 OVERHEAD_MIN = 384 * MIB  # Spark's floor for spark.executor.memoryOverhead
 REGISTER_WAIT = 30.0  # seconds to wait for the first executors of a fresh cluster session
+_seen: dict[str, list[int]] = {}  # application id -> executor cores last found stable
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*$", re.IGNORECASE)
 
 
@@ -85,7 +86,7 @@ def _executors(spark) -> tuple[int, int, str]:
 def _registered(jvm) -> list[int]:
     """Cores of each executor registered with the driver, waiting for the first to arrive."""
     deadline = time.monotonic() + REGISTER_WAIT
-    previous: list[int] = []
+    previous = _seen.get(jvm.applicationId(), [])
     while True:
         cores = []
         listing = jvm.statusStore().executorList(True).iterator()
@@ -93,8 +94,10 @@ def _registered(jvm) -> list[int]:
             summary = listing.next()
             if summary.id() != "driver":
                 cores.append(int(summary.totalCores()))
-        # Executors of one application register within a second or two of each other.
+        # Executors of one application register within a second or two of each other; the
+        # count seen by an earlier statement needs no second look.
         if cores and len(cores) == len(previous):
+            _seen[jvm.applicationId()] = cores
             return cores
         if time.monotonic() > deadline:
             return cores
