@@ -38,6 +38,7 @@ class Run:
     stages: dict = field(default_factory=dict)  # key -> progress.StageBar
     result: dict | None = None
     error: str | None = None
+    cancel_requested: bool = False
 
 
 class Console:
@@ -64,8 +65,12 @@ class Console:
 
     def cancel(self) -> bool:
         with self._lock:
-            running = self._run is not None and self._run.state == "running"
-        return running and self.connection.cancel()
+            run = self._run
+            if run is None or run.state != "running":
+                return False
+            run.cancel_requested = True  # in case the worker has not started the statement yet
+        self.connection.cancel()
+        return True
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -91,6 +96,8 @@ class Console:
         cursor.max_rows = self.max_rows + 1  # one more tells that the grid is cut short
         state, result, error = "done", None, None
         try:
+            if run.cancel_requested:
+                raise dbapi.QueryCancelledError("cancelled before it started")
             with progress.track(self.connection.session.spark, _Bars(run, self._lock)):
                 cursor.execute(run.sql)
             result = _result(cursor, self.max_rows)
