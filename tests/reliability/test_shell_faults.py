@@ -1,4 +1,6 @@
-"""Ctrl-C in the middle of MATERIALIZE INTO leaves no temporary directory and no partial layer."""
+"""The shell under bad data and Ctrl-C, in one `vista-sql -f` run: warnings and the skipped
+images are shown, and Ctrl-C in the middle of MATERIALIZE INTO leaves no temporary directory and
+no partial layer."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from vista_sql.plan.materialize_target import MANIFEST
 
@@ -23,6 +27,14 @@ def _script(demo_dir: Path, out: Path) -> str:
           SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content FROM files;
         CREATE TEMPORARY VIEW products USING parquet
           OPTIONS (path '{demo_dir / "products.parquet"}');
+        -- 20 images, one more that is not an image, 19 products without an image.
+        CREATE TEMPORARY VIEW dirty AS
+          SELECT * FROM images WHERE id <= 20 UNION ALL SELECT 21 AS id, X'00' AS content;
+        TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (global_average_pooling2d)
+          ON dirty AS i (id, content) JOIN products USING (id)
+          TRAIN logistic_regression (LABEL is_popular);
+        SELECT * FROM vista_skipped;
+        -- Interrupted while one of its layers is being written.
         TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS ({", ".join(LAYERS)})
           ON images AS i (id, content) JOIN products USING (id)
           TRAIN logistic_regression (LABEL is_popular)
@@ -34,19 +46,22 @@ def _temporaries(out: Path) -> list[str]:
     return [str(p) for p in out.rglob("*") if ".tmp-" in p.name] if out.exists() else []
 
 
-def test_ctrl_c_while_a_layer_is_written_leaves_no_temporary_or_partial_layer(demo_dir, tmp_path):
-    out = tmp_path / "features"
-    script = tmp_path / "cancel.sql"
+@pytest.fixture(scope="module")
+def interrupted(demo_dir, tmp_path_factory):
+    """The script's run, sent SIGINT as soon as a temporary layer directory appears."""
+    work = tmp_path_factory.mktemp("shell")
+    out = work / "features"
+    script = work / "faults.sql"
     script.write_text(_script(demo_dir, out))
     shell = subprocess.Popen(
-        [VISTA_SQL, "--master", "local[2]", "-f", str(script)],
+        [VISTA_SQL, "--master", "local[2]", "--output", "csv", "-f", str(script)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     caught = None
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 400
         while shell.poll() is None and time.monotonic() < deadline:
             caught = next(iter(_temporaries(out)), None)
             if caught:
@@ -57,8 +72,23 @@ def test_ctrl_c_while_a_layer_is_written_leaves_no_temporary_or_partial_layer(de
     finally:
         if shell.poll() is None:
             shell.kill()
-    assert caught, f"the statement ended before a layer was being written: {stderr[-500:]}"
-    assert shell.returncode == 130, stderr[-500:]
+    return dict(out=out, caught=caught, code=shell.returncode, stdout=stdout, stderr=stderr)
+
+
+def test_the_shell_shows_warnings_and_the_skipped_images(interrupted):
+    warnings = [line for line in interrupted["stderr"].splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: left out 19 of 40 structured rows that match no image",
+        "warning: skipped 1 rows whose image could not be decoded (key 21: not a recognised "
+        "image format); all of them: SELECT * FROM vista_skipped",
+    ]
+    assert "key,reason\n21,not a recognised image format\n" in interrupted["stdout"]
+
+
+def test_ctrl_c_while_a_layer_is_written_leaves_no_temporary_or_partial_layer(interrupted):
+    out, stderr = interrupted["out"], interrupted["stderr"]
+    assert interrupted["caught"], f"the statement ended before a layer was written: {stderr[-500:]}"
+    assert interrupted["code"] == 130, stderr[-500:]
     assert stderr.strip().splitlines()[-1] == "cancelled"
     assert _temporaries(out) == []
     manifest = out / MANIFEST
@@ -66,5 +96,3 @@ def test_ctrl_c_while_a_layer_is_written_leaves_no_temporary_or_partial_layer(de
     written = {p.name for p in out.iterdir() if p.is_dir()} if out.exists() else set()
     assert written <= recorded, "a layer directory that the manifest does not list as complete"
     assert written < set(LAYERS)
-    for layer in written:
-        assert (out / layer / "_SUCCESS").exists()
