@@ -29,7 +29,9 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
     # without pyspark/TensorFlow. PySpark reads the environment variable for local workers.
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if _LOCAL.match((master or "local").strip()):
+        # Loopback for embedded Spark only: a cluster's executors must reach the driver.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from pyspark.sql import SparkSession
 
