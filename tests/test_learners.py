@@ -40,11 +40,11 @@ def features(vista, spark, demo_views, tmp_path_factory):
 
 
 def _direct(frame, learner, params, label, task, chosen, seed=42, split=0.2):
-    """The same learner run straight on MLlib, on the same split."""
+    """The same learner run straight on MLlib, on the same split (tree ensembles sample per
+    partition, so the split is applied the way training applies it: rows stay where they are)."""
     if task == "classification":
-        frame = training.stratified(
-            frame, key="__vista_key", label=label, is_test="t", split=split, seed=seed
-        )
+        drawn = training.draw_split(frame, key="__vista_key", label=label, split=split, seed=seed)
+        frame = training.apply_split(frame, drawn, key="__vista_key", label=label, is_test="t")
     else:
         frame = frame.withColumn("t", F.col("__vista_is_test"))
     frame = frame.withColumn("v", array_to_vector("features"))
@@ -61,6 +61,20 @@ def _direct(frame, learner, params, label, task, chosen, seed=42, split=0.2):
     model = estimator(featuresCol="x", labelCol=label, **fixed).fit(assembled.where(~F.col("t")))
     predictions = model.transform(assembled.where(F.col("t")))
     return metrics.evaluate(predictions, task, label, chosen, 2)
+
+
+def test_split_drawn_from_keys_is_the_stratified_split(features):
+    """The per-label bounds hold out exactly the rows the window over every row does."""
+    args = dict(key="__vista_key", label="__vista_label", split=0.3, seed=7)
+    drawn = training.draw_split(features, **args)
+    applied = training.apply_split(
+        features, drawn, key="__vista_key", label="__vista_label", is_test="t"
+    )
+    reference = training.stratified(features, is_test="t", **args)
+    flags = {r[0]: r[1] for r in applied.select("__vista_key", "t").collect()}
+    expected = {r[0]: r[1] for r in reference.select("__vista_key", "t").collect()}
+    assert flags == expected and 0 < sum(flags.values()) < len(flags)
+    assert len(drawn.bounds) == features.select("__vista_label").distinct().count()
 
 
 @pytest.mark.parametrize("name", sorted(models.LEARNERS))

@@ -59,6 +59,11 @@ def run(
         started = time.perf_counter()
         joined = spark.sql(lowering.baseline_sql(plan)).cache()
         classes = joined.select(lowering.LABEL).distinct().count()
+        if models.lookup(q.model).task == "classification":
+            # Drawn once from the keys: each layer applies it without re-sorting its wide rows.
+            common["split"] = training.draw_split(
+                joined, key=lowering.KEY, label=lowering.LABEL, split=q.split, seed=q.seed
+            )
         if baseline:
             result = training.fit_and_score(
                 joined, image_features=None, image_dim=0, classes=classes, **common
@@ -73,11 +78,13 @@ def run(
         )
 
         def train_layer(frame, layer, written_to: str | None, written=None):
-            # Training makes a dozen passes; reading them from the stage table would decode
-            # its hand-over tensors (or every eager layer) each time, so cache just this layer.
-            frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+            # Training persists its own assembled rows; the raw ones are cached only when they
+            # are also written and counted.
+            writes = bool(q.materialize) and written_to != q.materialize
+            if writes:
+                frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
             try:
-                if q.materialize and written_to != q.materialize:
+                if writes:
                     materialize.write_layer(frame, q.materialize, layer.name, q.key)
                     entry = materialize.entry(q, layer, identity, frame.count())
                     materialize.record(q.materialize, layer.name, entry)
@@ -95,7 +102,8 @@ def run(
                     on_model(layer, result)
                 return result
             finally:
-                frame.unpersist()
+                if writes:
+                    frame.unpersist()
 
         for record in plan.loaded:
             started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pyspark import StorageLevel
 from pyspark.ml.evaluation import (
     BinaryClassificationEvaluator,
     MulticlassClassificationEvaluator,
@@ -54,9 +55,16 @@ def evaluator(task: str, metric: str, label: str):
 
 
 def evaluate(predictions, task: str, label: str, chosen, classes: int) -> dict[str, float | None]:
-    scores: dict[str, float | None] = {}
-    for metric in chosen:
-        binary = METRICS[task][metric][0] == "binary"
-        usable = not binary or (classes == 2 and "rawPrediction" in predictions.columns)
-        scores[metric] = evaluator(task, metric, label).evaluate(predictions) if usable else None
-    return scores
+    # Each evaluator is a pass over the predictions: make the model score the rows only once.
+    kept = [c for c in (label, "prediction", "rawPrediction") if c in predictions.columns]
+    predictions = predictions.select(*kept).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        scores: dict[str, float | None] = {}
+        for metric in chosen:
+            binary = METRICS[task][metric][0] == "binary"
+            usable = not binary or (classes == 2 and "rawPrediction" in kept)
+            score = evaluator(task, metric, label).evaluate(predictions) if usable else None
+            scores[metric] = score
+        return scores
+    finally:
+        predictions.unpersist()

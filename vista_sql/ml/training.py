@@ -3,6 +3,10 @@
 The held-out rows are chosen by a seeded hash of the key, stratified by label for
 classification, so every layer and the baseline see the same split. `param IN (...)` grids and
 EVALUATE CROSS VALIDATE k run MLlib's CrossValidator on the training rows only.
+
+Training makes a dozen passes over its rows (sizes, the fit's iterations, each metric), so the
+rows are assembled into MLlib's (vector, label, split flag) once and persisted; the split itself
+is drawn once per statement from the keys alone (`draw_split`), never by re-sorting wide rows.
 """
 
 from __future__ import annotations
@@ -10,15 +14,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from pyspark.ml.feature import VectorAssembler
+from pyspark import StorageLevel
+from pyspark.ml.feature import VectorAssembler, VectorSizeHint
 from pyspark.ml.functions import array_to_vector
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StructField, StructType
 
 from vista_sql.ml import metrics, models
 
 VECTOR, IMAGE_VECTOR = "__vista_vector", "__vista_image_vector"
+_BOUND_LABEL, _BOUND_HASH, _BOUND_KEY, _HASH = (
+    "__vista_bound_label",
+    "__vista_bound_hash",
+    "__vista_bound_key",
+    "__vista_hash",
+)
 DEFAULT_FOLDS = 3
 log = logging.getLogger("vista_sql")
 
@@ -45,12 +57,64 @@ class TrainingResult:
     inputs: tuple[str, ...] = ()
 
 
+def _order(key: str, seed: int):
+    return F.xxhash64(F.col(key), F.lit(seed))
+
+
 def stratified(frame, *, key: str, label: str, is_test: str, split: float, seed: int):
     """Re-draw the split within each label value: the same rows for every layer."""
-    order = Window.partitionBy(label).orderBy(F.xxhash64(F.col(key), F.lit(seed)), F.col(key))
+    order = Window.partitionBy(label).orderBy(_order(key, seed), F.col(key))
     rank = F.row_number().over(order)
     size = F.count(F.lit(1)).over(Window.partitionBy(label))
     return frame.withColumn(is_test, rank <= F.round(size * F.lit(split)))
+
+
+@dataclass(frozen=True)
+class Split:
+    """`stratified`'s split, kept as the last held-out row of each label value in its order.
+
+    A row is held out when its (hash, key) sorts at or before its label's bound, so applying the
+    split is a projection over a broadcast table of one row per label: no shuffle, no sort.
+    """
+
+    bounds: tuple[tuple[object, int, object], ...]  # (label, hash, key)
+    seed: int
+
+
+def draw_split(frame, *, key: str, label: str, split: float, seed: int) -> Split:
+    """One job over the keys and labels of `frame` (labelled rows only)."""
+    keys = frame.where(F.col(label).isNotNull()).select(key, label)
+    order = Window.partitionBy(label).orderBy(_order(key, seed), F.col(key))
+    size = F.count(F.lit(1)).over(Window.partitionBy(label))
+    last = keys.select(
+        label,
+        _order(key, seed).alias(_HASH),
+        key,
+        (F.row_number().over(order) == F.round(size * F.lit(split))).alias("last"),
+    ).where("last")
+    return Split(tuple((r[0], r[1], r[2]) for r in last.collect()), seed)
+
+
+def apply_split(frame, split: Split, *, key: str, label: str, is_test: str):
+    """Replace `frame`'s split flag by `split`'s (rows whose label has no bound: training)."""
+    if not split.bounds:
+        return frame.withColumn(is_test, F.lit(False))
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    schema = StructType(
+        [
+            StructField(_BOUND_LABEL, types[label]),
+            StructField(_BOUND_HASH, LongType()),
+            StructField(_BOUND_KEY, types[key]),
+        ]
+    )
+    bounds = frame.sparkSession.createDataFrame(list(split.bounds), schema)
+    row_hash = _order(key, split.seed)
+    held_out = (row_hash < F.col(_BOUND_HASH)) | (
+        (row_hash == F.col(_BOUND_HASH)) & (F.col(key) <= F.col(_BOUND_KEY))
+    )
+    joined = frame.join(F.broadcast(bounds), F.col(label) == F.col(_BOUND_LABEL), "left")
+    flagged = joined.withColumn(is_test, F.coalesce(held_out, F.lit(False)))
+    return flagged.drop(_BOUND_LABEL, _BOUND_HASH, _BOUND_KEY)
 
 
 def _estimator(learner: models.Learner, fixed: dict, width: int, classes: int):
@@ -69,6 +133,20 @@ def _estimator(learner: models.Learner, fixed: dict, width: int, classes: int):
     return cls(featuresCol=VECTOR, **fixed)
 
 
+def assemble(frame, *, structured: list[str], image_features: str | None, image_dim: int):
+    """`frame` with VECTOR: the structured columns, then the layer's features."""
+    inputs = list(structured)
+    if image_features is not None:
+        frame = frame.withColumn(IMAGE_VECTOR, array_to_vector(F.col(image_features)))
+        # The size in the column's metadata spares VectorAssembler a job reading the first row.
+        hint = VectorSizeHint(inputCol=IMAGE_VECTOR, size=image_dim, handleInvalid="error")
+        frame = hint.transform(frame)
+        inputs.append(IMAGE_VECTOR)
+    if not inputs:
+        return frame, inputs
+    return VectorAssembler(inputCols=inputs, outputCol=VECTOR).transform(frame), inputs
+
+
 def fit_and_score(
     frame,
     *,
@@ -80,28 +158,40 @@ def fit_and_score(
     is_test: str,
     spec: TrainingSpec,
     classes: int,
+    split: Split | None = None,
 ) -> TrainingResult:
-    """Train on rows where `is_test` is false, evaluate on the rest."""
+    """Train on rows where `is_test` is false, evaluate on the rest.
+
+    Classification holds out `split`'s rows (drawn from `frame` itself when not given).
+    """
     learner = models.lookup(spec.learner)
-    inputs = list(structured)
-    if image_features is not None:
-        frame = frame.withColumn(IMAGE_VECTOR, array_to_vector(F.col(image_features)))
-        inputs.append(IMAGE_VECTOR)
     frame = frame.where(F.col(label).isNotNull())
     if learner.task == "classification":
-        frame = stratified(
-            frame, key=key, label=label, is_test=is_test, split=spec.split, seed=spec.seed
-        )
-    # One job for the sizes of both sides and the label values each holds.
+        if split is None:
+            split = draw_split(frame, key=key, label=label, split=spec.split, seed=spec.seed)
+        frame = apply_split(frame, split, key=key, label=label, is_test=is_test)
+    frame, inputs = assemble(
+        frame, structured=structured, image_features=image_features, image_dim=image_dim
+    )
+    rows = frame.select(*([VECTOR] if inputs else []), label, is_test)
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        dim = len(structured) + image_dim
+        return _fit(rows, learner, inputs, spec, label, is_test, dim, classes)
+    finally:
+        rows.unpersist()
+
+
+def _fit(rows, learner, inputs, spec, label, is_test, dim, classes) -> TrainingResult:
+    # One job for the sizes of both sides and the label values each holds; it fills the cache.
     sides = {
         row[0]: (row[1], row[2])
-        for row in frame.groupBy(is_test).agg(F.count(F.lit(1)), F.countDistinct(label)).collect()
+        for row in rows.groupBy(is_test).agg(F.count(F.lit(1)), F.countDistinct(label)).collect()
     }
     (n_train, train_labels), (n_test, test_labels) = (
         sides.get(False, (0, 0)),
         sides.get(True, (0, 0)),
     )
-    dim = len(structured) + image_dim
     empty = TrainingResult(dim, n_train, n_test, dict.fromkeys(spec.metrics))
     if not inputs or n_train == 0 or n_test == 0:
         return empty
@@ -115,8 +205,7 @@ def fit_and_score(
                 test_labels,
                 train_labels,
             )
-    train, test = frame.filter(~F.col(is_test)), frame.filter(F.col(is_test))
-    assembler = VectorAssembler(inputCols=inputs, outputCol=VECTOR)
+    train, test = rows.filter(~F.col(is_test)), rows.filter(F.col(is_test))
     fixed = {k: v for k, v in spec.params if not isinstance(v, models.Grid)}
     grid = {k: v for k, v in spec.params if isinstance(v, models.Grid)}
     estimator = _estimator(learner, {**fixed, "labelCol": label}, dim, classes)
@@ -134,14 +223,13 @@ def fit_and_score(
             numFolds=spec.folds or DEFAULT_FOLDS,
             seed=spec.seed,
         )
-        fitted = search.fit(assembler.transform(train))
+        fitted = search.fit(train)
         scores = fitted.avgMetrics
         larger = metrics.LARGER_IS_BETTER.get(primary, True)
         index = max(range(len(scores)), key=lambda i: scores[i] if larger else -scores[i])
         best = ", ".join(f"{p.name}={v}" for p, v in maps[index].items()) or None
         model = fitted.bestModel
     else:
-        model = estimator.fit(assembler.transform(train))
-    predictions = model.transform(assembler.transform(test))
-    scored = metrics.evaluate(predictions, learner.task, label, spec.metrics, classes)
+        model = estimator.fit(train)
+    scored = metrics.evaluate(model.transform(test), learner.task, label, spec.metrics, classes)
     return TrainingResult(dim, n_train, n_test, scored, best, model=model, inputs=tuple(inputs))
