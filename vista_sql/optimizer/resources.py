@@ -16,7 +16,7 @@ import time
 from vista_sql.execution import remote
 from vista_sql.optimizer.config import MIB, Resources
 
-OVERHEAD_MIN = 384 * MIB  # Spark's floor for spark.executor.memoryOverhead
+OVERHEAD_MIN_MIB = 384  # spark.executor.minMemoryOverhead's default
 REGISTER_WAIT = 30.0  # seconds to wait for the first executors of a fresh cluster session
 _seen: dict[str, list[int]] = {}  # application id -> executor cores last found stable
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*$", re.IGNORECASE)
@@ -36,7 +36,8 @@ def of_session(spark) -> Resources:
     heap = _bytes(_conf(spark, "spark.executor.memory"), default_mib=1024)
     overhead = _conf(spark, "spark.executor.memoryOverhead")
     factor = float(_conf(spark, "spark.executor.memoryOverheadFactor") or 0.1)
-    overhead_bytes = _bytes(overhead) if overhead else max(OVERHEAD_MIN, int(factor * heap))
+    floor = _bytes(_conf(spark, "spark.executor.minMemoryOverhead"), default_mib=OVERHEAD_MIN_MIB)
+    overhead_bytes = _bytes(overhead) if overhead else max(floor, int(factor * heap))
     pyspark = _bytes(_conf(spark, "spark.executor.pyspark.memory"))
     return Resources(
         cores=cores,
