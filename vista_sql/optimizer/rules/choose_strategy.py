@@ -4,8 +4,10 @@ Every combination is costed (optimizer/cost.py). Among the plans the hints allow
 of the cheapest counts as a tie, decided by the order staged > lazy > eager, join before > after,
 so ties go to Staged with the join first, Vista's default: its
 UDFs hold one layer's tensors at a time and at most two stages are cached at once, which keeps
-memory bounded when the estimates are off. The losers are kept, with their estimates and the
-reason they lost, for EXPLAIN.
+memory bounded when the estimates are off. Beyond the margin the cheaper estimate wins: the cost
+model charges Staged for the tensors it hands from stage to stage, which for deep layers of a
+large CNN (ResNet50's conv4/conv5 blocks) outweighs what it saves. The losers are kept, with their
+estimates and the reason they lost, for EXPLAIN.
 """
 
 from __future__ import annotations
@@ -46,9 +48,8 @@ def apply(plan, context):
             verdict = "excluded by OPTIONS"
         else:
             verdict = f"est {seconds:.1f} s vs {best[2]:.1f} s"
-            verdict = (
-                "tie, staged preferred: " if seconds <= cheapest * TIE else "slower: "
-            ) + verdict
+            tie = f"tie, {best[0]} join {best[1]} preferred: "
+            verdict = (tie if seconds <= cheapest * TIE else "slower: ") + verdict
             if peak > storage:
                 verdict += f"; holds {peak / 1e6:.0f} MB > {storage / 1e6:.0f} MB storage, spills"
         alternatives.append(Alternative(strategy, placement, round(seconds, 2), peak, verdict))
