@@ -6,7 +6,9 @@ driver and every Spark worker process build bit-identical models without shippin
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,14 +64,49 @@ def build(spec: CnnSpec, weights: WeightsRef, threads: int | None = None):
     # would have "global_average_pooling2d_1"); reset it so every build has the same names.
     keras.utils.clear_session(free_memory=False)
     factory = getattr(spec.module(), spec.builder)
-    if weights.kind == "imagenet":
-        return factory(weights=str(keras_cache_dir() / spec.imagenet_file))
-    model = factory(weights=None)
+    with _initialised_to_zeros(keras):  # every weight is overwritten below: don't draw it first
+        if weights.kind == "imagenet":
+            return factory(weights=str(keras_cache_dir() / spec.imagenet_file))
+        model = factory(weights=None)
     if weights.kind == "file":
         model.load_weights(weights.path)
     else:
         _randomize(model, weights.seed)
     return model
+
+
+_patching = threading.Lock()
+
+
+@contextlib.contextmanager
+def _initialised_to_zeros(keras):
+    """Keras' random initialisers return zeros while a model is built (a third of its build
+    time goes into drawing ResNet50's 25M kernel values, which the weights then replace)."""
+    try:
+        from keras.src.initializers import random_initializers
+    except ImportError:  # another Keras layout: build as usual
+        yield
+        return
+    drawn = [
+        cls
+        for cls in vars(random_initializers).values()
+        if isinstance(cls, type)
+        and issubclass(cls, random_initializers.RandomInitializer)
+        and "__call__" in vars(cls)
+    ]
+
+    def zeros(self, shape, dtype=None):
+        return keras.ops.zeros(shape, dtype=dtype)
+
+    with _patching:
+        saved = {cls: vars(cls)["__call__"] for cls in drawn}
+        try:
+            for cls in drawn:
+                cls.__call__ = zeros
+            yield
+        finally:
+            for cls, call in saved.items():
+                cls.__call__ = call
 
 
 def _randomize(model, seed: int) -> None:
