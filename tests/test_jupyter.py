@@ -159,3 +159,26 @@ def test_quickstart_notebook_runs_top_to_bottom_on_a_real_kernel(tmp_path):
     assert explain[0].data["text/html"].startswith("<pre>== vista_sql plan ==")
     read_back = "".join(o.get("text", "") for o in cell_outputs("saved = spark.read.parquet"))
     assert "200 rows of 1280 floats" in read_back
+
+
+def test_vista_sql_warnings_reach_the_running_cell_once(ipython):
+    ipython.run_line_magic("load_ext", "vista_sql")  # loading twice must not print twice
+    cell = "import logging; logging.getLogger('vista_sql').warning('skipped 2 rows (key 7: bad)')"
+    result, captured = _run(ipython, cell)
+    assert result.success
+    assert captured.stderr.splitlines() == ["warning: skipped 2 rows (key 7: bad)"]
+
+
+def test_plot_of_several_cnns_names_each_bar_by_cnn_and_layer(ipython):
+    cell = """\
+%%vista_sql --spark spark -o several
+SELECT * FROM VALUES
+  (CAST(NULL AS STRING), '(structured only)', 0.7D, 0.65D, 0.75D),
+  ('mobilenetv2', 'fc', 0.8D, 0.78D, 0.9D),
+  ('alexnet', 'fc', 0.9D, 0.88D, 0.95D)
+  AS t(cnn, layer, accuracy, f1, auc)"""
+    result, _ = _run(ipython, cell)
+    assert result.success, result.error_in_exec
+    axes = metrics_figure(ipython.user_ns["several"]).axes[0]
+    labels = [t.get_text() for t in axes.get_xticklabels()]
+    assert labels == ["mobilenetv2 · fc", "alexnet · fc"]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 
 from vista_sql.errors import VistaError, VistaSyntaxError
-from vista_sql.interfaces import progress
+from vista_sql.interfaces import logs, progress
 from vista_sql.interfaces.display import render
 
 HISTORY = Path(os.environ.get("VISTA_SQL_HISTORY", Path.home() / ".vista_sql_history"))
@@ -199,23 +198,6 @@ class _History:
             pass
 
 
-class _WarningFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return f"{record.levelname.lower()}: {record.getMessage()}"
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is now, so warnings print above the progress bars."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
 def _first_line(error: BaseException) -> str:
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
@@ -248,10 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     conf = _conf(args.conf, parser)
-    handler = _StderrHandler()
-    handler.setFormatter(_WarningFormatter())
-    logging.getLogger("vista_sql").addHandler(handler)
-    logging.getLogger("vista_sql").setLevel(logging.INFO)
+    logs.show_warnings()
 
     script, origin = None, ""
     if args.file:

@@ -86,7 +86,11 @@ def metrics_figure(frame):
                 linewidth=1.2,
                 label=f"{metric}, structured only",
             )
-    axes.set_xticks(range(len(layers)), list(layers["layer"]), rotation=20, ha="right")
+    # Several CNNs in one statement: the same layer name may belong to more than one.
+    names = (
+        layers["layer"] if "cnn" not in frame.columns else layers["cnn"] + " · " + layers["layer"]
+    )
+    axes.set_xticks(range(len(layers)), list(names), rotation=20, ha="right")
     axes.set_ylim(0, 1.05)
     axes.set_ylabel("score on the held-out split")
     axes.set_title("Image features by layer vs. the structured-only baseline")

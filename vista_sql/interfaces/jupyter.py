@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
-from vista_sql.interfaces import progress
+from vista_sql.interfaces import logs, progress
 from vista_sql.interfaces.display import PlanText, metrics_figure
 
 _FLAG = re.compile(r"\s*(--spark|-o|--plot)(?=\s|$)")
@@ -175,4 +175,5 @@ def _python_result(frame):
 
 
 def load_ipython_extension(ipython) -> None:
+    logs.show_warnings()
     ipython.register_magics(VistaMagics)
