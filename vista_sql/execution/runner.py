@@ -57,7 +57,9 @@ def run(
     handed_over = []  # layers whose hand-over tensors this statement's target keeps
     try:
         started = time.perf_counter()
-        joined = spark.sql(lowering.baseline_sql(plan)).cache()
+        # As many partitions as the stages have: a file source over many small images would
+        # otherwise give every training pass of the baseline dozens of tiny tasks.
+        joined = spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions).cache()
         classes = joined.select(lowering.LABEL).distinct().count()
         if models.lookup(q.model).task == "classification":
             # Drawn once from the keys: each layer applies it without re-sorting its wide rows.
