@@ -17,7 +17,7 @@ from vista_sql.optimizer.config import GIB, Resources
 GOLDEN = Path(__file__).with_name("golden")
 
 CASES = {
-    "staged_default": dict(),
+    "default": dict(),
     "lazy_where": dict(
         options=(("plan", "lazy"),),
         where=sqlglot.parse_one("`tab`.`price` > 10", read="spark"),
