@@ -1,7 +1,8 @@
 """A reference to one CNN with its weights, and building it — the same way on driver and workers.
 
 A `ModelRef` is a small frozen value that travels inside Spark UDF closures; each Python process
-builds the Keras model it names once and keeps it (`model_for`).
+builds the Keras model it names once and keeps it while it is among the last few used
+(`model_for`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from vista_sql.catalog import backend, zoo
+from vista_sql.catalog.resident import Resident
 from vista_sql.catalog.weights import WeightsRef
 from vista_sql.catalog.weights import build as build_zoo_model
 from vista_sql.errors import VistaBindError
@@ -62,14 +64,18 @@ class ModelRef:
         return imagenet_utils.preprocess_input(batch, mode=self.preprocess_mode)
 
 
-_models: dict[ModelRef, object] = {}
+# Two: a statement over several CNNs binds them side by side; a worker runs one at a time.
+RESIDENT_MODELS = 2
+_models: Resident = Resident(RESIDENT_MODELS)
 
 
 def model_for(ref: ModelRef, threads: int | None = None):
-    """The Keras model `ref` names, built once per process."""
-    if ref not in _models:
-        _models[ref] = build(ref, threads)
-    return _models[ref]
+    """The Keras model `ref` names, built once per process while it stays resident."""
+    return _models.get(ref, lambda: build(ref, threads))
+
+
+def is_resident(ref: ModelRef) -> bool:
+    return ref in _models
 
 
 def build(ref: ModelRef, threads: int | None = None):
