@@ -5,6 +5,9 @@ PySpark applies as RLIMIT_AS, like a container's limit), in a session of its own
 a worker peaks near 3.3 GB of address space at the optimizer's inference batch of 32; the naive
 configuration (Eager, two concurrent TensorFlow tasks, a batch of 512, deserialized caching)
 needs several times that and its workers die. The same statement, same data, same session.
+
+The demo's 40 images are each used 8 times under new keys: a batch is never padded, so the naive
+configuration only meets its batch of 512 when a task has that many rows.
 """
 
 from __future__ import annotations
@@ -19,22 +22,30 @@ STATEMENT = (
     "ON images AS i (id, content) JOIN products USING (id) "
     "TRAIN logistic_regression (LABEL is_popular) {options}"
 )
-NAIVE = "OPTIONS (plan = 'eager', parallelism = 2, batch_size = 512, persist = 'deser')"
+NAIVE = (
+    "OPTIONS (plan = 'eager', parallelism = 2, batch_size = 512, persist = 'deser', "
+    "partitions = 1)"
+)
+COPIES = 8
 
 CHILD = """
 import json, sys
 from vista_sql import VistaSession
 from vista_sql.errors import VistaError
 
-demo, budget, statements = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+demo, budget, statements, copies = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 vista = VistaSession(master="local[2]", conf={"spark.executor.pyspark.memory": budget})
 vista.sql(f'''
     CREATE TEMPORARY VIEW files USING binaryFile
       OPTIONS (path '{demo}/images', pathGlobFilter '*.png');
+    CREATE TEMPORARY VIEW copies AS SELECT id AS copy FROM range({copies});
     CREATE TEMPORARY VIEW images AS
-      SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content FROM files;
-    CREATE TEMPORARY VIEW products USING parquet OPTIONS (path '{demo}/products.parquet');
+      SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) * 100 + copy AS id, content
+      FROM files CROSS JOIN copies;
 ''')
+products = vista.spark.read.parquet(f"{demo}/products.parquet").crossJoin(vista.spark.table("copies"))
+products = products.withColumn("id", products.id * 100 + products.copy).drop("copy")
+products.createOrReplaceTempView("products")
 for statement in statements:
     try:
         rows = vista.sql(statement).collect()
@@ -51,7 +62,7 @@ def test_the_optimizers_plan_finishes_where_a_naive_configuration_crashes(demo_d
     # The naive run first, so the optimizer's plan gets no worker it left warm.
     statements = [STATEMENT.format(options=NAIVE), STATEMENT.format(options="")]
     child = subprocess.run(
-        [sys.executable, "-c", CHILD, str(demo_dir), BUDGET, json.dumps(statements)],
+        [sys.executable, "-c", CHILD, str(demo_dir), BUDGET, json.dumps(statements), str(COPIES)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -67,5 +78,6 @@ def test_the_optimizers_plan_finishes_where_a_naive_configuration_crashes(demo_d
         "lower OPTIONS (batch_size = n, parallelism = n) or give the workers more memory "
         "(spark.executor.pyspark.memory)"
     }
-    assert optimized == {"rows": [["(structured only)", 40], ["out_relu", 40]]}
+    rows = 40 * COPIES
+    assert optimized == {"rows": [["(structured only)", rows], ["out_relu", rows]]}
     assert "Traceback" not in child.stderr and "\tat " not in child.stderr

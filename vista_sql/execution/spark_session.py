@@ -13,6 +13,7 @@ LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 # worker killed mid-stage, by the OOM killer or by hand, would fail the whole statement. Two
 # attempts survive a lost worker; a task that fails for a deterministic reason reports after two.
 LOCAL_ATTEMPTS = 2
+ARROW_POOL = ("ARROW_DEFAULT_MEMORY_POOL", "system")
 _LOCAL = re.compile(r"^local(?:\[(\d+|\*)\])?$")
 
 
@@ -33,6 +34,10 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         # Loopback for embedded Spark only: a cluster's executors must reach the driver.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # pyarrow's default pool (mimalloc) reserves address space in large segments; under a
+    # worker limit (spark.executor.pyspark.memory is RLIMIT_AS) a task of 160 rows then died
+    # with std::bad_alloc where one of 20 rows fit. Local workers inherit this environment.
+    os.environ.setdefault(ARROW_POOL[0], ARROW_POOL[1])
     from pyspark.sql import SparkSession
 
     cores = os.cpu_count() or 1
@@ -47,6 +52,7 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.sql.shuffle.partitions": str(2 * cores),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
+        f"spark.executorEnv.{ARROW_POOL[0]}": ARROW_POOL[1],  # a cluster's executors
         **(conf or {}),
     }
     builder = SparkSession.builder.master(with_retries(master or "local[*]"))
