@@ -43,7 +43,8 @@ vista.sql(f'''
       SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) * 100 + copy AS id, content
       FROM files CROSS JOIN copies;
 ''')
-products = vista.spark.read.parquet(f"{demo}/products.parquet").crossJoin(vista.spark.table("copies"))
+once = vista.spark.read.parquet(f"{demo}/products.parquet")
+products = once.crossJoin(vista.spark.table("copies"))
 products = products.withColumn("id", products.id * 100 + products.copy).drop("copy")
 products.createOrReplaceTempView("products")
 for statement in statements:
