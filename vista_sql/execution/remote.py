@@ -71,3 +71,11 @@ def cancel_all(spark) -> None:
         spark.interruptAll()
     else:
         spark.sparkContext.cancelAllJobs()
+
+
+def inheriting(spark, target):
+    """`target` to run on another thread with this thread's local properties and job tags, so
+    that a DB-API cancel stops its jobs too."""
+    from pyspark import inheritable_thread_target
+
+    return inheritable_thread_target(spark)(target)
