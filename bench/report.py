@@ -16,6 +16,9 @@ from pathlib import Path
 from bench import profile
 from bench.common import run_tag
 
+# Measured at every N of a scaling series (compare runs at the same N count too).
+SCALING_SYSTEMS = ("vista-auto", "single", "limit")
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 LOGS = HERE.parent / "build" / "bench" / "logs"
@@ -102,7 +105,7 @@ def scaling_points(runs: list[dict], cnn: str, k: int) -> dict[str, dict[int, di
     points: dict[str, dict[int, dict]] = {}
     for r in runs:
         if r["series"] in ("compare", "scaling") and (r["cnn"], r["k"]) == (cnn, k):
-            if r["system"] in ("vista-auto", "limit") and r["status"] in ("finish", "spill"):
+            if r["system"] in SCALING_SYSTEMS and ok(r):
                 points.setdefault(r["system"], {})[r["n"]] = r
     return points
 
@@ -151,6 +154,21 @@ def ratios(group: dict) -> list[tuple[str, float | None, str]]:
         ),
     ]
     return rows
+
+
+def _wall_or_outcome(runs: list[dict], system: str, cnn: str, k: int, n: int) -> str:
+    """A run's wall seconds, or how it ended when it did not finish (e.g. killed for memory)."""
+    for r in runs:
+        if r["series"] in ("compare", "scaling") and (r["system"], r["cnn"], r["k"], r["n"]) == (
+            system,
+            cnn,
+            k,
+            n,
+        ):
+            if ok(r):
+                return fmt(r["wall_seconds"], 1)
+            return f"{r['status']}: {r['child'].get('error', '?')}"
+    return "—"
 
 
 def per_image(points: dict[int, dict]) -> dict[int, float]:
@@ -323,11 +341,12 @@ def write(payloads: list[dict]) -> str:
                 f"### Scaling: {cnn} top-{k}, per-image cost across N",
                 "",
                 "| N | vista wall s | vista s/image | vista CNN s/image | limit wall s | "
-                "limit s/image | limit CNN s/image | vista / limit | load before vista |",
-                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+                "limit s/image | limit CNN s/image | single wall s | vista / limit | "
+                "vista / single | load before vista |",
+                "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             ]
             for n in ns:
-                v, lim = points.get("vista-auto", {}).get(n), points.get("limit", {}).get(n)
+                v, one, lim = (points.get(system, {}).get(n) for system in SCALING_SYSTEMS)
                 out.append(
                     f"| {n} | {fmt(v and v['wall_seconds'], 1)} | "
                     f"{fmt(v and v['wall_seconds'] / n, 3)} | "
@@ -335,7 +354,9 @@ def write(payloads: list[dict]) -> str:
                     f"{fmt(lim and lim['wall_seconds'], 1)} | "
                     f"{fmt(lim and lim['wall_seconds'] / n, 3)} | "
                     f"{fmt(lim and breakdown(lim)['cnn'] / n, 3)} | "
-                    f"{fmt(ratio(v, lim))} | {fmt(v and v['load_before'][0], 1)} |"
+                    f"{_wall_or_outcome(runs, 'single', cnn, k, n)} | "
+                    f"{fmt(ratio(v, lim))} | {fmt(ratio(v, one))} | "
+                    f"{fmt(v and v['load_before'][0], 1)} |"
                 )
             vista = points.get("vista-auto", {})
             cnn_costs = {n: breakdown(r)["cnn"] / n for n, r in vista.items()}
