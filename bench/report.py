@@ -433,7 +433,22 @@ def targets(runs: list[dict]) -> list[str]:
             verdict = "n/a" if value is None else ("met" if value <= limit else "MISSED")
             lines.append(f"- {cnn} top-{k}, N={n}: {name}: {fmt(value)} → {verdict}")
     for cnn, k in sorted({(r["cnn"], r["k"]) for r in runs if r["series"] == "scaling"}):
-        vista = scaling_points(runs, cnn, k).get("vista-auto", {})
+        points = scaling_points(runs, cnn, k)
+        vista = points.get("vista-auto", {})
+        compared = {n for (c, kk, n) in compare_groups(runs) if (c, kk) == (cnn, k)}
+        for n in sorted(set(vista) - compared):
+            single = points.get("single", {}).get(n)
+            value = ratio(vista[n], single)
+            if value is None:
+                verdict = (
+                    f"n/a (single-machine peer: {_wall_or_outcome(runs, 'single', cnn, k, n)})"
+                )
+            else:
+                verdict = "met" if value <= 1.2 else "MISSED"
+            lines.append(
+                f"- {cnn} top-{k}, N={n}: vista ≤ 1.2× the single-machine peer: "
+                f"{fmt(value)} → {verdict}"
+            )
         spread = flatness(per_image(vista))
         verdict = "n/a" if spread is None else ("met" if spread <= 0.10 else "MISSED")
         lines.append(
