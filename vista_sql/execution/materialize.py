@@ -12,10 +12,12 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from vista_sql.execution import lowering
+from vista_sql.execution import lowering, remote
 from vista_sql.plan.materialize_target import MANIFEST
 
 HANDOVER = "_handover"  # inside a layer's directory: hidden from readers of its features
+# How long a failed write waits for its killed tasks to end before removing what they wrote.
+WRITE_TASKS_STOP_SECONDS = 60.0
 
 
 def _rewrite_manifest(root: str, change) -> None:
@@ -38,14 +40,21 @@ def _publish(frame, target: Path) -> None:
     # A driver killed mid-write leaves its temporary sibling behind: never visible, now redundant.
     for stale in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
-    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    token = uuid.uuid4().hex[:8]
+    staging = target.parent / f".{target.name}.tmp-{token}"
+    spark = frame.sparkSession
+    group = f"vista-write-{token}"
     try:
-        frame.write.parquet(str(staging))
+        with remote.job_group(spark, group, f"vista_sql: write {target.name}"):
+            frame.write.parquet(str(staging))
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
     finally:
         if staging.exists():
+            # A cancelled write fails before its tasks have stopped; one still running would
+            # recreate the directory it writes into after it was removed.
+            remote.wait_for_tasks(spark, group, WRITE_TASKS_STOP_SECONDS)
             shutil.rmtree(staging, ignore_errors=True)
 
 

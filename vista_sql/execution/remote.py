@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from contextlib import contextmanager
 
 
@@ -71,6 +72,27 @@ def cancel_all(spark) -> None:
         spark.interruptAll()
     else:
         spark.sparkContext.cancelAllJobs()
+
+
+def wait_for_tasks(spark, group: str, timeout: float) -> None:
+    """Until no task of the job group's jobs runs any more (a cancelled job fails at once; its
+    tasks end when they next notice the kill), or `timeout` seconds. Over Spark Connect, whose
+    tasks are out of sight, returns at once."""
+    if is_connect(spark):
+        return
+    tracker = spark.sparkContext.statusTracker()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stages = [
+            stage
+            for job in tracker.getJobIdsForGroup(group)
+            if (info := tracker.getJobInfo(job)) is not None
+            for stage in info.stageIds
+        ]
+        running = [s for s in stages if (info := tracker.getStageInfo(s)) and info.numActiveTasks]
+        if not running:
+            return
+        time.sleep(0.1)
 
 
 def inheriting(spark, target):
