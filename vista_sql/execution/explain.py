@@ -76,7 +76,7 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
             f"{_mb(m.storage)}"
         )
     if c.resources:
-        lines.append(f"cluster: {c.resources}")
+        lines.append(c.resources)
     lines += [f"not applied: {note}" for note in c.unapplied]
     if s is not None:
         lines.append(

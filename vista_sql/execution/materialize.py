@@ -54,7 +54,7 @@ def _publish(frame, target: Path) -> None:
         if staging.exists():
             # A cancelled write fails before its tasks have stopped; one still running would
             # recreate the directory it writes into after it was removed.
-            remote.wait_for_tasks(spark, group, WRITE_TASKS_STOP_SECONDS)
+            remote.wait_for_tasks(spark, WRITE_TASKS_STOP_SECONDS, group)
             shutil.rmtree(staging, ignore_errors=True)
 
 

@@ -74,24 +74,28 @@ def cancel_all(spark) -> None:
         spark.sparkContext.cancelAllJobs()
 
 
-def wait_for_tasks(spark, group: str, timeout: float) -> None:
-    """Until no task of the job group's jobs runs any more (a cancelled job fails at once; its
-    tasks end when they next notice the kill), or `timeout` seconds. Over Spark Connect, whose
-    tasks are out of sight, returns at once."""
+def wait_for_tasks(spark, timeout: float, group: str | None = None) -> None:
+    """Until no task of the job group's jobs (of any job, without a group) runs any more, or
+    `timeout` seconds. A cancelled job fails at once; its tasks end when they next notice the
+    kill. Over Spark Connect, whose tasks are out of sight, returns at once."""
     if is_connect(spark):
         return
     tracker = spark.sparkContext.statusTracker()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    executors = jvm_context(spark).statusTracker()
+
+    def running() -> int:
+        if group is None:
+            return sum(info.numRunningTasks() for info in executors.getExecutorInfos())
         stages = [
             stage
             for job in tracker.getJobIdsForGroup(group)
             if (info := tracker.getJobInfo(job)) is not None
             for stage in info.stageIds
         ]
-        running = [s for s in stages if (info := tracker.getStageInfo(s)) and info.numActiveTasks]
-        if not running:
-            return
+        return sum(info.numActiveTasks for s in stages if (info := tracker.getStageInfo(s)))
+
+    deadline = time.monotonic() + timeout
+    while running() and time.monotonic() < deadline:
         time.sleep(0.1)
 
 

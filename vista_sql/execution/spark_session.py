@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-import time
 from pathlib import Path
+
+from vista_sql.execution import remote
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 # Local mode gives a task one attempt (a cluster gives it spark.task.maxFailures = 4): one Python
@@ -67,14 +68,8 @@ def stop(spark, wait: float = 15.0) -> None:
     """Stop the session once no task runs any more. Stopping under a running task (one a failed
     job left behind, still being killed) makes the JVM print stack traces to the console."""
     try:
-        context = spark.sparkContext
-        context.cancelAllJobs()
-        executors = context._jsc.sc().statusTracker()
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not sum(info.numRunningTasks() for info in executors.getExecutorInfos()):
-                break
-            time.sleep(0.2)
+        spark.sparkContext.cancelAllJobs()
+        remote.wait_for_tasks(spark, wait)
     except Exception:  # noqa: BLE001 - Spark Connect sessions have no context to ask
         pass
     spark.stop()

@@ -34,10 +34,13 @@ class Resources:
     source: str = ""  # where the numbers come from, for EXPLAIN
 
     def describe(self) -> str:
+        if not self.executor:
+            return f"machine: {self.cores} core(s), {self.memory / GIB:.1f} GB ({self.source})"
         gpus = f", {self.gpus:g} GPU(s)" if self.gpus else ""
         return (
-            f"{self.nodes} executor(s) × {self.cores} core(s), {self.memory / GIB:.1f} GB"
-            f"{gpus} each ({self.source or 'given'}); memory below is per executor"
+            f"cluster: {self.nodes} executor(s) × {self.cores} core(s), "
+            f"{self.memory / GIB:.1f} GB{gpus} each ({self.source or 'given'}); memory below is "
+            "per executor"
         )
 
 
@@ -86,6 +89,8 @@ def search(
     if res.executor:
         node = "executor"
         more = "executors with more memory (spark.executor.memory, spark.executor.memoryOverhead)"
+    elif res.source:  # the container's limit, not the machine, is what runs out
+        more = "a higher memory limit for the container"
     raise VistaBindError(
         f"no feasible plan: {min(task_counts)} TensorFlow task(s) with batch {min(batches)} need "
         f"{memory.inference / GIB:.1f} GB, and with {memory.os_reserve / GIB:.1f} GB for the OS, "
@@ -105,5 +110,5 @@ def _config(res, tasks, batch, memory, single_stage_bytes, partitions) -> ExecCo
         tf_threads=max(1, res.cores // tasks),
         storage_level="MEMORY_AND_DISK",
         memory=memory,
-        resources=res.describe() if res.executor else "",
+        resources=res.describe() if res.executor or res.source else "",
     )

@@ -14,6 +14,7 @@ import re
 import time
 
 from vista_sql.execution import remote
+from vista_sql.optimizer import container
 from vista_sql.optimizer.config import MIB, Resources
 
 OVERHEAD_MIN_MIB = 384  # spark.executor.minMemoryOverhead's default
@@ -23,9 +24,15 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*$", re.IGNORECASE)
 
 
 def machine() -> Resources:
-    """This machine as embedded Spark sees it: its cores and physical memory."""
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return Resources(cores=os.cpu_count() or 1, memory=memory)
+    """This machine as embedded Spark sees it: the cores this process may run on and its
+    physical memory, each within the container's limits when it runs in one."""
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    within = container.limits()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = container.cores(usable or 1, within.cpus)
+    if within.memory is not None and within.memory < physical:
+        return Resources(cores, within.memory, source=f"container limit, {within.source}")
+    return Resources(cores=cores, memory=physical)
 
 
 def of_session(spark) -> Resources:
