@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 
 import psutil
 
+from bench import cgroup
+
 
 @dataclass
 class Measurement:
@@ -25,6 +27,7 @@ class Measurement:
     returncode: int | None
     timed_out: bool
     memory_killed: bool  # the tree outgrew `memory_limit` and was killed, as a container would be
+    limit_enforced_by: str  # "cgroup" (the kernel, in a real memory cgroup), "watchdog" or ""
     wall_seconds: float
     cpu_seconds: float
     peak_rss_bytes: int
@@ -54,7 +57,12 @@ def run(
     log_path: str | None = None,
     env: dict | None = None,
     cwd: str | None = None,
+    in_cgroup: bool = False,
 ) -> Measurement:
+    """`in_cgroup`: enforce `memory_limit` in a real memory cgroup where one can be made, else
+    (and by default) kill the tree from here when its resident memory exceeds the limit."""
+    group = cgroup.MemoryCgroup.create(memory_limit) if in_cgroup and memory_limit else None
+    enforced_by = "cgroup" if group else "watchdog" if memory_limit else ""
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     started = time.perf_counter()
     child = subprocess.Popen(
@@ -64,6 +72,7 @@ def run(
         start_new_session=True,  # its own process group: a timeout kills the whole tree
         env=env,
         cwd=cwd,
+        preexec_fn=group.join if group else None,
     )
     root = psutil.Process(child.pid)
     cpu_seen: dict[tuple[int, float], float] = {}  # (pid, create_time) → CPU seconds
@@ -109,7 +118,7 @@ def run(
         if timeout is not None and elapsed > timeout and not timed_out:
             timed_out = True
             _kill_tree(child.pid)
-        if memory_limit is not None and rss > memory_limit and not memory_killed:
+        if group is None and memory_limit is not None and rss > memory_limit and not memory_killed:
             # What YARN or Kubernetes does to a container over its memory limit.
             memory_killed = True
             _kill_tree(child.pid)
@@ -121,6 +130,9 @@ def run(
     if log_path:
         log.close()
     _kill_tree(child.pid)  # stragglers (a JVM orphaned by a crash) must not outlive the run
+    if group is not None:
+        memory_killed = group.oom_kills() > 0
+        group.close()
     for profiler in profilers:
         try:
             profiler.wait(timeout=30)  # py-spy writes its file when its target exits
@@ -131,6 +143,7 @@ def run(
         returncode=returncode,
         timed_out=timed_out,
         memory_killed=memory_killed,
+        limit_enforced_by=enforced_by,
         wall_seconds=round(wall, 3),
         cpu_seconds=round(max(sum(cpu_seen.values()), rusage_cpu), 2),
         peak_rss_bytes=peak_rss,

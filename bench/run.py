@@ -83,17 +83,18 @@ BUDGETS = {
         "6 GB container, heap 1 GB",
         ("spark.driver.memory=1g",),
         container_gb=6.0,
-        note="the process tree is killed when its resident memory exceeds 6 GB, as YARN or "
-        "Kubernetes kill a container; two concurrent TensorFlow tasks (local[*])",
+        note="a real 6 GB memory cgroup: the kernel OOM-kills in it as in a Docker, Kubernetes or "
+        "YARN container (where cgroups cannot be made, the tree is killed above 6 GB of "
+        "resident memory); two concurrent TensorFlow tasks (local[*])",
     ),
     "container": Budget(
         "8 GB container, local[4], heap 1 GB",
         ("spark.driver.memory=1g",),
         master="local[4]",
         container_gb=8.0,
-        note="four concurrent TensorFlow tasks (high parallelism) in an 8 GB container: the "
-        "process tree is killed when its resident memory exceeds 6 GB, as YARN or Kubernetes "
-        "kill a container",
+        note="four concurrent TensorFlow tasks (high parallelism) in a real 8 GB memory cgroup, "
+        "as in a container (where cgroups cannot be made, the tree is killed above 8 GB of "
+        "resident memory)",
     ),
 }
 
@@ -223,6 +224,7 @@ class Driver:
             profile_dir=str(profile_dir) if self.profile else None,
             env=env,
             cwd=str(ROOT),
+            in_cgroup=budget is not None,  # a container's limit, as the kernel enforces it
         )
         child = json.loads(result_file.read_text()) if result_file.exists() else {}
         status = child.get("status", "crash")
@@ -230,7 +232,11 @@ class Driver:
             status = "timeout"
         elif measured.memory_killed:
             status = "crash"
-            child["error"] = f"killed: process tree over {limit_gb:g} GB of resident memory"
+            child["error"] = (
+                f"killed by the kernel's OOM killer in a {limit_gb:g} GB memory cgroup"
+                if measured.limit_enforced_by == "cgroup"
+                else f"killed: process tree over {limit_gb:g} GB of resident memory"
+            )
         elif measured.returncode != 0:
             status = "crash"
         if status == "finish" and child.get("cached_peak_disk_bytes", 0) > 0:
@@ -258,6 +264,7 @@ class Driver:
             "budget_master": budget.master if budget else None,
             "budget_container_gb": budget.container_gb if budget else None,
             "memory_limit_gb": limit_gb,
+            "limit_enforced_by": measured.limit_enforced_by,
             "rss_timeline": measured.rss_timeline,
             "child": child,
             "command": " ".join(command[1:]),
