@@ -9,6 +9,7 @@ Hand-written profiling notes in bench/NOTES.md are appended to RESULTS.md as the
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -249,9 +250,9 @@ def profile_table(runs: list[dict]) -> list[str]:
 
 def memory_table(runs: list[dict]) -> list[str]:
     lines = [
-        "| budget | system | plan | outcome | wall s | peak RSS MB | largest worker RSS / VMS MB "
-        "| cached on disk MB | error |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| budget | limit by | system | plan | planned for | outcome | wall s | peak RSS MB "
+        "| largest worker RSS / VMS MB | cached on disk MB | error |",
+        "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in runs:
         if r["series"] != "memory":
@@ -260,12 +261,27 @@ def memory_table(runs: list[dict]) -> list[str]:
         disk = child.get("cached_peak_disk_bytes")
         error = (child.get("error") or "").replace("|", "/")[:140]
         lines.append(
-            f"| {r['budget']} | {SYSTEM_NAMES[r['system']]} | {strategy(r) or '?'} | "
+            f"| {r['budget']} | {r.get('limit_enforced_by') or '—'} | "
+            f"{SYSTEM_NAMES[r['system']]} | {strategy(r) or '?'} | {planned_for(child)} | "
             f"**{r['status']}** | {r['wall_seconds']:.1f} | {r['peak_rss_mb']} | "
             f"{r.get('worker_rss_mb', '—')} / {r.get('worker_vms_mb', '—')} | "
             f"{fmt(disk / 2**20 if disk is not None else None, 0)} | {error} |"
         )
     return lines
+
+
+def planned_for(child: dict) -> str:
+    """From the run's EXPLAIN: concurrent TensorFlow tasks, batch, and the memory it planned in."""
+    text = child.get("explain") or ""
+    tasks = re.search(r"parallelism (\d+),.*inference batch (\d+)", text)
+    total = re.search(r"memory per node: total ([\d.,]+ [KMG]?B)", text)
+    container = "container limit" in text
+    if not tasks:
+        return "—"
+    where = f" in {total.group(1)}" if total else ""
+    return f"{tasks.group(1)} task(s), batch {tasks.group(2)}{where}" + (
+        " (container limit)" if container else ""
+    )
 
 
 def memory_verdict(runs: list[dict]) -> list[tuple[str, bool | None, str]]:
