@@ -261,13 +261,20 @@ def memory_table(runs: list[dict]) -> list[str]:
         disk = child.get("cached_peak_disk_bytes")
         error = (child.get("error") or "").replace("|", "/")[:140]
         lines.append(
-            f"| {r['budget']} | {r.get('limit_enforced_by') or '—'} | "
+            f"| {r['budget']} | {limit_by(r)} | "
             f"{SYSTEM_NAMES[r['system']]} | {strategy(r) or '?'} | {planned_for(child)} | "
             f"**{r['status']}** | {r['wall_seconds']:.1f} | {r['peak_rss_mb']} | "
             f"{r.get('worker_rss_mb', '—')} / {r.get('worker_vms_mb', '—')} | "
             f"{fmt(disk / 2**20 if disk is not None else None, 0)} | {error} |"
         )
     return lines
+
+
+def limit_by(record: dict) -> str:
+    """cgroup or watchdog; records from before session 5 were all the watchdog's."""
+    if record.get("limit_enforced_by"):
+        return record["limit_enforced_by"]
+    return "watchdog" if record.get("budget_container_gb") else "—"
 
 
 def planned_for(child: dict) -> str:

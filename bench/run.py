@@ -241,8 +241,11 @@ class Driver:
             status = "crash"
         if status == "finish" and child.get("cached_peak_disk_bytes", 0) > 0:
             status = "spill"
-        if status == "crash" and not child.get("error"):
-            child["error"] = _last_error(logs / f"{tag}.log", measured.returncode)
+        if status == "crash":
+            # A JVM that died of a full heap leaves the child only "connection refused".
+            cause = _jvm_out_of_memory(logs / f"{tag}.log")
+            if cause or not child.get("error"):
+                child["error"] = cause or _last_error(logs / f"{tag}.log", measured.returncode)
         if self.profile and profile_dir.exists():
             child["profile"] = profile.summarise(profile_dir)
         bookkeeping = sum(p["seconds"] for p in child.get("phases", []) if p.get("bookkeeping"))
@@ -290,6 +293,15 @@ def _git(*args: str) -> str:
         return done.stdout.strip()
     except OSError:
         return ""
+
+
+def _jvm_out_of_memory(log: Path) -> str | None:
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    found = next((line for line in text.splitlines() if "java.lang.OutOfMemoryError" in line), None)
+    return f"the JVM died: {found.strip()[:200]}" if found else None
 
 
 def _last_error(log: Path, returncode) -> str:
