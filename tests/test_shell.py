@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
@@ -137,30 +135,7 @@ def test_ctrl_d_exits_and_saves_each_statement_as_one_history_entry(shell):
 # -- batch -------------------------------------------------------------------------------------
 
 
-def _batch(*args: str) -> subprocess.CompletedProcess:
-    command = [VISTA_SQL, "--master", "local[2]", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
-
-
-def test_file_with_a_transfer_piped_to_csv_prints_only_the_rows(demo_dir, tmp_path):
-    script = tmp_path / "transfer.sql"
-    script.write_text(
-        "\n".join(_views(demo_dir))
-        + "\nSET spark.sql.shuffle.partitions;"
-        + "\nTRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (global_average_pooling2d)"
-        + "\n  ON images AS i (id, content) JOIN products AS p USING (id)"
-        + "\n  TRAIN logistic_regression (LABEL is_popular, max_iter = 5);\n"
-    )
-    result = _batch(
-        "--conf", "spark.sql.shuffle.partitions=3", "-f", str(script), "--output", "csv"
-    )
-    assert result.returncode == 0, result.stderr
-    rows = list(csv.reader(io.StringIO(result.stdout)))
-    assert rows[:2] == [["key", "value"], ["spark.sql.shuffle.partitions", "3"]]
-    assert rows[2] == [*"layer feature_dim n_train n_test accuracy f1 auc seconds".split()]
-    assert [r[0] for r in rows[3:]] == ["(structured only)", "global_average_pooling2d"]
-    # No progress bars, cursor codes or colour when nobody watches a terminal.
-    assert "images" not in result.stderr and "\x1b" not in result.stdout + result.stderr
+# A TRANSFER piped to CSV: tests/reliability/test_shell_faults.py (one child for both).
 
 
 def test_json_output_is_one_object_per_row():

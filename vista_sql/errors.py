@@ -8,7 +8,6 @@ unless asked to.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable
 
 
@@ -69,30 +68,3 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     lowered = {c.lower(): c for c in pool}
     close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
     return f"; did you mean '{lowered[close[0]]}'?" if close else ""
-
-
-_ATTEMPTS = re.compile(r"Task \S+ in stage \S+ failed (\d+) times?")
-_CAUSE = re.compile(r"most recent failure: Lost task [^:]*: ([\w.$]+(?:Exception|Error)): ([^\n]*)")
-
-
-def job_failure(text: str) -> str | None:
-    """One line for a Spark job that failed after its task retries, or None for other errors.
-
-    PySpark hands such failures over as a bare Py4JJavaError whose first line ("An error occurred
-    while calling o45.sql.") says nothing; the cause is in the JVM text beneath.
-    """
-    if "Job aborted due to stage failure" not in text:
-        return None
-    attempts = _ATTEMPTS.search(text)
-    tried = f" (a task failed {attempts.group(1)} times)" if attempts else ""
-    if "Python worker exited unexpectedly (crashed)" in text:
-        return (
-            f"a Python worker crashed{tried}, most often out of memory: lower OPTIONS "
-            "(batch_size = n, parallelism = n) or give the workers more memory "
-            "(spark.executor.pyspark.memory)"
-        )
-    cause = _CAUSE.search(text)
-    if cause:
-        kind = cause.group(1).rsplit(".", 1)[-1]
-        return f"a Spark job failed{tried}: {kind}: {cause.group(2).strip()}"
-    return f"a Spark job failed{tried}"

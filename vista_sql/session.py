@@ -11,14 +11,13 @@ import logging
 import re
 
 import sqlglot
-from py4j.protocol import Py4JJavaError
-from pyspark.errors import ParseException, PySparkException
+from pyspark.errors import ParseException
 from sqlglot.errors import ParseError
 
 from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
-from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError, job_failure
-from vista_sql.execution import checks, cnn_statements, predict, sql_functions
+from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
+from vista_sql.execution import checks, cnn_statements, failures, predict, sql_functions
 from vista_sql.execution import transfer as transfer_statement
 from vista_sql.ml import models as ml_models
 from vista_sql.ml import saved
@@ -31,7 +30,8 @@ _statement_ids = itertools.count(1)
 
 # PySpark logs every analysis error with its JVM stack to stderr before raising it; vista_sql
 # reports the error itself, in one line.
-for _name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+# py4j logs a broken connection to the JVM with its traceback; vista_sql says why the JVM ended.
+for _name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger", "py4j"):
     logging.getLogger(_name).setLevel(logging.CRITICAL + 1)
 
 
@@ -99,10 +99,8 @@ class VistaSession:
         transfer = tree.this if explain_only else tree
         try:
             if isinstance(tree, nodes.PredictWith):
-                try:
+                with failures.during(f"PREDICT WITH {tree.this.name}"):
                     return predict.predict(self.spark, binder, tree)
-                except PySparkException as error:
-                    raise VistaExecutionError(spark_message(error)) from None
             queries = binder.bind_all(transfer)
             save_as = transfer.args.get("save_as")
             if save_as is not None and not explain_only:
@@ -117,16 +115,16 @@ class VistaSession:
                 cost = bool(tree.args.get("cost"))
                 text = transfer_statement.render(plans, statement_ids, with_cost=cost)
                 return self.spark.createDataFrame([(text,)], "plan string")
-            try:
-                self.last_metrics = {}
+            self.last_metrics = {}
+            with failures.during("the checks before inference"):
                 for plan in plans:
                     checks.before_run(self.spark, plan)
-                name = save_as.name if save_as is not None else None
+            name = save_as.name if save_as is not None else None
+            # The run names its stages and fits itself; this names what falls between them.
+            with failures.during("the TRANSFER"):
                 return transfer_statement.run(
                     self.spark, plans, statement_ids, self.last_metrics, name
                 )
-            except (PySparkException, Py4JJavaError) as error:
-                raise VistaExecutionError(spark_message(error)) from None
         finally:
             for view in binder.temp_views:
                 self.spark.catalog.dropTempView(view)
@@ -135,10 +133,13 @@ class VistaSession:
 
     def _execute_spark(self, text: str):
         predict.check_calls(self.spark, text)
+        mark = failures.Mark.now()
         try:
             return self.spark.sql(text)
-        except PySparkException as error:
-            message = spark_message(error)
+        except Exception as error:
+            if not failures.is_spark_failure(error):
+                raise
+            message = failures.describe(error, mark=mark)
             found = _SPARK_POSITION.search(str(error))
             if not found:
                 raise VistaExecutionError(message) from None
@@ -158,20 +159,3 @@ def parse(text: str) -> nodes.TransferFeatures | nodes.ExplainTransfer:
         col = end_col - len(highlight) + 1 if end_col and highlight else end_col
         message = first.get("description") or str(error).splitlines()[0]
         raise VistaSyntaxError(message, line, col) from None
-
-
-def spark_message(error: Exception) -> str:
-    """One line from a Spark/PySpark error: the Python worker's own error when there is one."""
-    text = str(error).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if "An exception was thrown from the Python worker" not in text and (
-        failed := job_failure(text)
-    ):
-        return failed
-    if "An exception was thrown from the Python worker" in text:
-        # The last traceback line names the real failure; the JVM stack beneath is noise.
-        tail = [line for line in lines if not line.startswith(("at ", "File ", "^", "~"))]
-        errors = [line for line in tail if re.match(r"^[\w.]+(Error|Exception):", line)]
-        if errors:
-            return errors[-1]
-    return lines[0] if lines else type(error).__name__

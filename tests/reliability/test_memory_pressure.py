@@ -13,6 +13,7 @@ configuration only meets its batch of 512 when a task has that many rows.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -74,11 +75,15 @@ def test_the_optimizers_plan_finishes_where_a_naive_configuration_crashes(demo_d
         for line in child.stdout.splitlines()
         if line.startswith("OUTCOME ")
     ]
-    assert naive == {
-        "error": "a Python worker crashed (a task failed 2 times), most often out of memory: "
-        "lower OPTIONS (batch_size = n, parallelism = n) or give the workers more memory "
-        "(spark.executor.pyspark.memory)"
-    }
+    # How a worker meets its limit differs by machine (TensorFlow's ResourceExhaustedError, a
+    # C++ std::bad_alloc that aborts the worker, NumPy's MemoryError): the line reads the same.
+    assert re.fullmatch(
+        r"out of memory in CNN stage 1 of 1 \(out_relu\)( \(most likely\))?: [^;]+"
+        r"(; a task failed 2 times)?; lower OPTIONS \(batch_size = n, parallelism = n\) or give "
+        r"the Python workers more memory \(spark.executor.pyspark.memory, now 4g, or the "
+        r"machine's or container's\)",
+        naive.get("error", ""),
+    ), naive
     rows = 40 * COPIES
     assert optimized == {"rows": [["(structured only)", rows], ["out_relu", rows]]}
     assert "Traceback" not in child.stderr and "\tat " not in child.stderr

@@ -1,9 +1,11 @@
-"""The shell under bad data and Ctrl-C, in one `vista-sql -f` run: warnings and the skipped
-images are shown, and Ctrl-C in the middle of MATERIALIZE INTO leaves no temporary directory and
-no partial layer."""
+"""The shell under bad data and Ctrl-C, in one `vista-sql -f` run piped to CSV: `--conf` reaches
+Spark, a TRANSFER prints only its rows, warnings and the skipped images are shown, and Ctrl-C in
+the middle of MATERIALIZE INTO leaves no temporary directory and no partial layer."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import signal
 import subprocess
@@ -27,6 +29,7 @@ def _script(demo_dir: Path, out: Path) -> str:
           SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content FROM files;
         CREATE TEMPORARY VIEW products USING parquet
           OPTIONS (path '{demo_dir / "products.parquet"}');
+        SET spark.sql.shuffle.partitions;
         -- 20 images, one more that is not an image, 19 products without an image.
         CREATE TEMPORARY VIEW dirty AS
           SELECT * FROM images WHERE id <= 20 UNION ALL SELECT 21 AS id, X'00' AS content;
@@ -54,7 +57,8 @@ def interrupted(demo_dir, tmp_path_factory):
     script = work / "faults.sql"
     script.write_text(_script(demo_dir, out))
     shell = subprocess.Popen(
-        [VISTA_SQL, "--master", "local[2]", "--output", "csv", "-f", str(script)],
+        [VISTA_SQL, "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=3"]
+        + ["--output", "csv", "-f", str(script)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,6 +77,16 @@ def interrupted(demo_dir, tmp_path_factory):
         if shell.poll() is None:
             shell.kill()
     return dict(out=out, caught=caught, code=shell.returncode, stdout=stdout, stderr=stderr)
+
+
+def test_a_transfer_piped_to_csv_prints_only_its_rows(interrupted):
+    rows = list(csv.reader(io.StringIO(interrupted["stdout"])))
+    assert rows[:2] == [["key", "value"], ["spark.sql.shuffle.partitions", "3"]]
+    assert rows[2] == [*"layer feature_dim n_train n_test accuracy f1 auc seconds".split()]
+    assert [r[0] for r in rows[3:5]] == ["(structured only)", "global_average_pooling2d"]
+    # No progress bars, cursor codes or colour when nobody watches a terminal.
+    assert "/20 images" not in interrupted["stderr"]
+    assert "\x1b" not in interrupted["stdout"] + interrupted["stderr"]
 
 
 def test_the_shell_shows_warnings_and_the_skipped_images(interrupted):

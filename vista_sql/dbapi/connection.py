@@ -66,16 +66,14 @@ class Connection:
 
     def _run(self, sql: str, max_rows: int | None):
         """(description, rows) of the last statement in `sql`; (None, []) when it has no rows."""
-        from py4j.protocol import Py4JJavaError
-        from pyspark.errors import PySparkException
-
         from vista_sql.errors import VistaError
-        from vista_sql.session import spark_message
+        from vista_sql.execution import failures
 
         if not self._lock.acquire(blocking=False):
             raise errors.OperationalError("another statement is running on this connection")
         try:
             with self._jobs.tagged() as cancelled:
+                mark = failures.Mark.now()
                 try:
                     frame = self.session.sql(sql)
                     if frame is None or not frame.columns:
@@ -90,8 +88,8 @@ class Connection:
                         raise _cancelled() from None
                     if isinstance(error, VistaError):
                         raise errors.from_vista(error) from None
-                    if isinstance(error, (PySparkException, Py4JJavaError)):
-                        raise errors.OperationalError(spark_message(error)) from None
+                    if failures.is_spark_failure(error):
+                        raise errors.OperationalError(failures.describe(error, mark=mark)) from None
                     message = f"{type(error).__name__}: {_first_line(error)}"
                     raise errors.InternalError(message) from error
         finally:

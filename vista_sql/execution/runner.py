@@ -21,7 +21,7 @@ from pathlib import Path
 from pyspark import StorageLevel
 
 from vista_sql.catalog import models as cnn_models
-from vista_sql.execution import checks, events, lowering, materialize, remote, udfs
+from vista_sql.execution import checks, events, failures, lowering, materialize, remote, udfs
 from vista_sql.ml import models, training
 from vista_sql.optimizer import recorded
 from vista_sql.plan.nodes import PhysicalPlan
@@ -129,15 +129,16 @@ def run(
                 if writes:
                     frame.unpersist()
 
-        def collect(fits: list[tuple], before: float) -> None:
+        def collect(fits: list[tuple], before: float, mark: failures.Mark) -> None:
             """Wait for a stage's fits; the first layer's row also counts the stage's time."""
             for i, (layer, fit) in enumerate(fits):
-                result, seconds = fit.result()
+                with failures.during(f"training on {layer.name}", mark):
+                    result, seconds = fit.result()
                 if on_model is not None:  # SAVE BEST AS: offered in layer order, ties stable
                     on_model(layer, result)
                 rows.append(_row(layer.name, result, seconds + (before if i == 0 else 0), schema))
 
-        loaded = []
+        loaded, mark = [], failures.Mark.now()
         for record in plan.loaded:
             began = time.perf_counter()
             frame = materialize.load_layer(spark, plan, record)
@@ -146,7 +147,7 @@ def run(
                 train_layer, time.perf_counter() - began, frame, record.layer, written_to
             )
             loaded.append((record.layer, fit))
-        collect(loaded, 0.0)
+        collect(loaded, 0.0, mark)
         if (
             plan.resume
             and q.materialize
@@ -154,10 +155,11 @@ def run(
         ):
             handed_over.append(plan.resume.record.layer.name)
         for stage in stages:
-            started = time.perf_counter()
+            started, mark = time.perf_counter(), failures.Mark.now()
             counter = udfs.register(spark, stage.stage.udf_name, stage.task)
             counters.append((stage.stage, counter))
-            _materialize_stage(spark, stage, statement_id, len(stages), rows_in)
+            with failures.during(_stage_name(stage, len(stages)), mark):
+                _materialize_stage(spark, stage, statement_id, len(stages), rows_in)
             counter.settle(spark, stage.table)
             if stage.uncache_previous:
                 spark.sql(stage.uncache_previous)
@@ -173,11 +175,12 @@ def run(
                 fit = train_later(train_layer, 0.0, frame, layer, None, then)
                 fits.append((layer, fit))
             # The stage's table stays cached until every layer it feeds is trained.
-            collect(fits, time.perf_counter() - started)
+            collect(fits, time.perf_counter() - started, mark)
             if stage.stage.reads == "images" and plan.strategy != "staged":
                 _release(spark, stage.table)  # lazy and eager stages feed no later stage
         if baseline_fit is not None:
-            result, seconds = baseline_fit.result()
+            with failures.during("training the structured-only baseline", mark):
+                result, seconds = baseline_fit.result()
             rows.append(_row(BASELINE, result, seconds, schema))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -204,6 +207,11 @@ def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int
     with remote.job_group(spark, group, f"vista_sql: {names}"):
         spark.sql(stage.cache)
     events.emit(events.StageEvent("finished", **event))
+
+
+def _stage_name(stage, count: int) -> str:
+    names = ", ".join(layer.name for layer in stage.stage.layers)
+    return f"CNN stage {stage.stage.index + 1} of {count} ({names})"
 
 
 def _keep_handover(spark, q, stage, kept: list[str]) -> None:

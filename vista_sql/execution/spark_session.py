@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from vista_sql.execution import remote
+from vista_sql.execution import jvm, remote
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 # Local mode gives a task one attempt (a cluster gives it spark.task.maxFailures = 4): one Python
@@ -52,11 +52,16 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         # 200 shuffle partitions is tuned for clusters; here it only adds scheduling overhead.
         "spark.sql.shuffle.partitions": str(2 * cores),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # A worker that crashes then says how (Segmentation fault, Aborted) in the job's error.
+        "spark.python.worker.faulthandler.enabled": "true",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
         f"spark.executorEnv.{ARROW_POOL[0]}": ARROW_POOL[1],  # a cluster's executors
         **(conf or {}),
     }
-    builder = SparkSession.builder.master(with_retries(master or "local[*]"))
+    master = with_retries(master or "local[*]")
+    # Started here, not by getOrCreate, so that vista_sql reads the JVM's standard error.
+    jvm.launch(master, settings)
+    builder = SparkSession.builder.master(master)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
@@ -67,6 +72,8 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
 def stop(spark, wait: float = 15.0) -> None:
     """Stop the session once no task runs any more. Stopping under a running task (one a failed
     job left behind, still being killed) makes the JVM print stack traces to the console."""
+    if jvm.exit_code() is not None:
+        return  # the JVM has died (the statement said why): nothing is left to stop
     try:
         spark.sparkContext.cancelAllJobs()
         remote.wait_for_tasks(spark, wait)

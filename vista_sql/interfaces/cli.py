@@ -71,14 +71,13 @@ class Shell:
 
     def run_script(self, script: str) -> bool:
         """Run every statement; stop at the first error. True when all succeeded."""
-        from pyspark.errors import PySparkException
-
-        from vista_sql.session import spark_message
+        from vista_sql.execution import failures
         from vista_sql.statements import split
 
         try:
             statements = split(script)
             for statement in statements:
+                mark = failures.Mark.now()  # the evidence an error in this statement may use
                 spark = self.session.spark
                 # Bars end before the result prints; only the statement's own jobs are tracked.
                 with (
@@ -93,15 +92,13 @@ class Shell:
         except VistaError as error:
             self.report(error, script)
             return False
-        except PySparkException as error:  # raised while collecting a plain statement's rows
+        except Exception as error:
             if self.debug:
                 raise
-            print(f"error: {spark_message(error)}", file=sys.stderr)
-            return False
-        except Exception as error:  # a bug or an environment failure, not the user's SQL
-            if self.debug:
-                raise
-            print(f"error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
+            if failures.is_spark_failure(error):  # e.g. raised collecting a plain query's rows
+                print(f"error: {failures.describe(error, mark=mark)}", file=sys.stderr)
+            else:  # a bug or an environment failure, not the user's SQL
+                print(f"error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
             return False
         return True
 
@@ -231,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     conf = _conf(args.conf, parser)
     logs.show_warnings()
+    if args.debug:
+        logs.show_jvm_output()
 
     script, origin = None, ""
     if args.file:
@@ -253,7 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     # Imported only now: it loads TensorFlow, seconds that a failed connection need not wait.
     from vista_sql.session import VistaSession
 
-    session = VistaSession(spark, master=args.master, conf=conf)
+    try:
+        session = VistaSession(spark, master=args.master, conf=conf)
+    except VistaError as error:  # Spark's JVM did not start
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     shell = Shell(session, args.output, args.debug, origin)
     try:
         if script is None:

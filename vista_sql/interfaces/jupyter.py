@@ -95,22 +95,26 @@ class VistaMagics(Magics):
         return result
 
     def _run(self, spark, text: str):
-        from pyspark.errors import PySparkException
-
         from vista_sql.errors import VistaError
-        from vista_sql.session import VistaSession, spark_message
+        from vista_sql.execution import failures
+        from vista_sql.session import VistaSession
 
         in_kernel = getattr(self.shell, "kernel", None) is not None
         bars = progress.NotebookBars() if in_kernel else progress.terminal_bars()
+        mark = failures.Mark.now()
         try:
             with progress.CancelOnInterrupt(spark), progress.track(spark, bars):
                 return _python_result(VistaSession(spark).sql(text))
         except VistaError as error:
             raise VistaMagicError(str(error), type(error).__name__) from None
-        except PySparkException as error:
-            raise VistaMagicError(spark_message(error), type(error).__name__) from None
         except KeyboardInterrupt:
             raise VistaMagicError("the statement's Spark jobs were stopped", "cancelled") from None
+        except Exception as error:
+            if not failures.is_spark_failure(error):
+                raise
+            raise VistaMagicError(
+                failures.describe(error, mark=mark), type(error).__name__
+            ) from None
 
     def _spark(self, name: str | None):
         if name is not None:

@@ -33,3 +33,12 @@ def show_warnings() -> None:
         handler.setFormatter(_WarningFormatter())
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+def show_jvm_output() -> None:
+    """--debug: the embedded JVM's standard error (start-up chatter, log4j) as it arrives."""
+    logger = logging.getLogger("vista_sql.jvm")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())  # the JVM's lines as they are, no prefix
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)

@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-rows", type=int, default=1000, help="rows a result grid shows (default 1000)"
     )
+    parser.add_argument("--debug", action="store_true", help="show the Spark JVM's own output")
     return parser
 
 
@@ -36,6 +37,10 @@ def main(argv: list[str]) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     conf = _conf(args.conf, parser)
+    if args.debug:
+        from vista_sql.interfaces import logs
+
+        logs.show_jvm_output()
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
