@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from tolerances import assert_features_close
 
 from vista_sql.catalog import flops, models, pooling, roster, staging, zoo
 from vista_sql.catalog.weights import WeightsRef
@@ -53,7 +54,8 @@ def test_stages_equal_direct_keras_and_never_recompute(name):
         direct = keras.Model(model.input, model.get_layer(cut.layer).output).predict_on_batch(batch)
         got = pooling.pool(np.asarray(outputs[cut.feature_outputs[0]]))
         want = pooling.pool(np.asarray(direct))
-        assert np.max(np.abs(got - want)) <= 1e-4, cut.layer
+        # A stage is a model of its own: kernels fused across the cut may round differently.
+        assert_features_close(got, want, cut.layer)
         carried = [np.asarray(outputs[i]) for i in cut.frontier]
     one_pass = keras.Model(model.input, model.get_layer(layers[-1]).output)
     assert stage_flops == flops.total_flops(one_pass) > 0
@@ -90,7 +92,9 @@ def test_pooling_modes():
     assert pooling.pool(batch, pooling.Pooling("avg", 3)).shape == (2, 27)
     assert pooling.pool(batch, pooling.Pooling("none", 1)).shape == (2, 75)
     top_left = pooling.pool(batch, pooling.Pooling("avg", 2))[0, :3]
-    np.testing.assert_allclose(top_left, batch[0, :3, :3, :].mean(axis=(0, 1)))
+    # Integer inputs: every partial sum is exact in float32, so any summation order gives the
+    # same mean, to the bit.
+    np.testing.assert_array_equal(top_left, batch[0, :3, :3, :].mean(axis=(0, 1)))
     assert pooling.pooled_dim((7, 7, 2048), pooling.Pooling("none", 1)) == 7 * 7 * 2048
 
 

@@ -16,6 +16,7 @@ import sys
 import pytest
 from spark_daemons import Daemons
 from test_optimizer_rules import _query, _stats
+from tolerances import same_metrics
 
 from vista_sql.errors import VistaBindError
 from vista_sql.execution import explain
@@ -85,6 +86,8 @@ def _views(demo_dir) -> str:
 
 
 def _metrics(rows) -> dict[str, tuple]:
+    # Compared across processes: other partitions, batches and TensorFlow threads, so the counts
+    # must match and the metrics agree to the summation order of their floats (same_metrics).
     return {row["layer"]: tuple(v for k, v in row.items() if k != "seconds") for row in rows}
 
 
@@ -142,7 +145,7 @@ def test_standalone_cluster_matches_local(local_run, demo_dir, tmp_path):
     assert "cluster: 2 executor(s) × 1 core(s)" in plan, plan
     assert "parallelism 1," in plan, plan
     assert len(executors) == 2, executors
-    assert _metrics([line for line in lines if "layer" in line]) == local_run[0]
+    assert _metrics([line for line in lines if "layer" in line]) == same_metrics(local_run[0])
 
 
 @pytest.mark.cluster
@@ -151,7 +154,7 @@ def test_spark_connect_matches_local(local_run, demo_dir, tmp_path):
         remote = daemons.connect_server("local[2]", {"spark.driver.memory": "2g"})
         script = _views(demo_dir) + f"{TRANSFER};"
         lines = _run([sys.executable, "-c", CONNECT_CHILD, remote], tmp_path, stdin=script)
-    assert _metrics([line for line in lines if "layer" in line]) == local_run[0]
+    assert _metrics([line for line in lines if "layer" in line]) == same_metrics(local_run[0])
     # Counted in the stage tables over Connect, by accumulators locally: the same rows.
     inferred = next(line["inferred"] for line in lines if "inferred" in line)
     assert inferred == local_run[1]

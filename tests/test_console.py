@@ -160,6 +160,7 @@ def test_run_a_transfer_in_the_browser_and_read_the_grid_and_chart(browser, serv
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart rect.bar")
     assert [b.get_attribute("data-layer") for b in bars] == list(LAYERS)
     shown = [float(b.get_attribute("data-value")) for b in bars]
+    # One double shown twice, the grid rounding it to 4 decimals: equal once rounded alike.
     assert [round(v, 4) for v in shown] == [float(r["accuracy"]) for r in records[1:]]
     assert browser.find_elements(By.CSS_SELECTOR, "#chart line.baseline")
     # Every stage's bar ran to its end.

@@ -119,6 +119,8 @@ def test_plot_draws_metric_bars_by_layer_and_the_baseline_as_lines(ipython):
         "block_15_add",
         "global_average_pooling2d",
     ]
+    # Exact: RESULT's literals, not computed metrics; Spark and Python both read a decimal
+    # literal as its nearest double, and the plot draws that double.
     heights = sorted(round(p.get_height(), 6) for p in axes.patches)
     assert heights == [0.78, 0.8, 0.88, 0.9, 0.9, 0.95]  # accuracy, F1, AUC of each image layer
     baselines = [line for line in axes.get_lines() if line.get_linestyle() == "--"]
@@ -182,3 +184,21 @@ SELECT * FROM VALUES
     axes = metrics_figure(ipython.user_ns["several"]).axes[0]
     labels = [t.get_text() for t in axes.get_xticklabels()]
     assert labels == ["mobilenetv2 · fc", "alexnet · fc"]
+
+
+def test_out_of_memory_in_a_worker_reads_as_in_the_shell(ipython):
+    # A real MemoryError: NumPy refuses a petabyte at once (tests/reliability/test_out_of_memory
+    # drives every kind; this is the notebook's way of showing one).
+    def numpy_petabyte(_):
+        import numpy
+
+        return float(numpy.ones(10**15, dtype="uint8").sum())
+
+    ipython.user_ns["spark"].udf.register("numpy_petabyte", numpy_petabyte, "double")
+    result, captured = _run(ipython, "%vista_sql SELECT numpy_petabyte(id) FROM range(1)")
+    assert isinstance(result.error_in_exec, VistaMagicError)
+    assert captured.stdout.strip() == (
+        "PythonException: out of memory: NumPy could not allocate an array (MemoryError) in a "
+        "Python worker; give the Python workers more memory (spark.executor.pyspark.memory, or "
+        "the machine's or container's)"
+    )

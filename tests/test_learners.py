@@ -6,6 +6,7 @@ import pytest
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import array_to_vector
 from pyspark.sql import functions as F
+from tolerances import METRIC
 
 from vista_sql.ml import metrics, models, training
 
@@ -108,8 +109,10 @@ def test_each_learner_matches_mllib_run_directly(features, name):
     else:
         expected = _direct(frame, name, params, label, learner.task, chosen)
     assert set(result.scores) == set(chosen)
+    # The same rows in this process, but training assembles and persists them its own way:
+    # another Spark plan, which may partition the rows and so order MLlib's sums differently.
     for metric in chosen:
-        assert result.scores[metric] == pytest.approx(expected[metric], abs=1e-9), metric
+        assert result.scores[metric] == pytest.approx(expected[metric], abs=METRIC), metric
 
 
 def _direct_regression(frame, name, params, chosen):

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tolerances import assert_features_close, same_metrics
 
+# block_15_expand_relu lies inside a residual block (block_15_add sums block_14_add with it),
+# so a cut there hands two tensors over. What the test proves does not depend on a CNN's size:
+# MobileNetV2 has residual blocks at a fraction of ResNet50's FLOPs.
 CASES = {
-    "resnet50": "conv4_block6_out, conv4_block6_2_relu, conv5_block1_out, avg_pool",
-    "vgg16": "block5_pool, fc1, fc2",
+    "mobilenetv2": (
+        "block_14_add, block_15_expand_relu, block_15_add, global_average_pooling2d"
+    ),
+    "alexnet": "pool5, fc6, fc7",
 }
 COMBINATIONS = [
     ("staged", "before", "broadcast", "deser"),
@@ -20,10 +26,10 @@ COMBINATIONS = [
     ("eager", "after", "shuffle", "deser"),
 ]
 # A second architecture (a plain chain with dense layers, no skip connections) needs each plan
-# once; the join and storage choices do not depend on the CNN and ResNet50 covers all six.
+# once; the join and storage choices do not depend on the CNN and MobileNetV2 covers all six.
 PER_CNN = {
-    "resnet50": COMBINATIONS,
-    "vgg16": [COMBINATIONS[0], COMBINATIONS[3], COMBINATIONS[5]],
+    "mobilenetv2": COMBINATIONS,
+    "alexnet": [COMBINATIONS[0], COMBINATIONS[3], COMBINATIONS[5]],
 }
 IMAGES = 10
 
@@ -56,12 +62,13 @@ def _assert_equal_to_direct_keras(spark, cnn, layers, out):
     model = models.model_for(ref)
     payloads = {r.id: bytes(r.content) for r in spark.table("plan_images").collect()}
     keys = sorted(payloads)
-    batch = ref.preprocess(np.stack([images.decode(payloads[k], (224, 224)) for k in keys]))
+    size = tuple(model.input_shape[1:3])
+    batch = ref.preprocess(np.stack([images.decode(payloads[k], size) for k in keys]))
     for layer in layers:
         direct = keras.Model(model.input, model.get_layer(layer).output).predict(batch, verbose=0)
         stored = _features(spark, out, layer)
         got = np.stack([stored[k] for k in keys])
-        assert np.max(np.abs(got - pooling.pool(direct))) <= 1e-4, layer
+        assert_features_close(got, pooling.pool(direct), layer)
 
 
 def _features(spark, out, layer):
@@ -79,12 +86,16 @@ def test_all_plans_agree_and_only_lazy_recomputes(vista, spark, demo_views, tmp_
 
     reference_metrics, _, reference_out = results[PER_CNN[cnn][0]]
     _assert_equal_to_direct_keras(spark, cnn, layers, reference_out)
+    # Plans cut the CNN into other stages and batch the images differently: the same products
+    # summed in another order, so features agree to float32 noise and metrics to their sums'.
     for combination, (metrics, _, out) in results.items():
-        assert metrics == reference_metrics, combination
+        assert metrics == same_metrics(reference_metrics), combination
         for layer in layers:
             want, got = _features(spark, reference_out, layer), _features(spark, out, layer)
             assert sorted(got) == sorted(want)
-            assert max(np.max(np.abs(got[k] - want[k])) for k in want) <= 1e-4, (combination, layer)
+            keys = sorted(want)
+            stacked = np.stack([got[k] for k in keys]), np.stack([want[k] for k in keys])
+            assert_features_close(*stacked, (combination, layer))
 
     for (plan, _, _, _), (_, inferred, _) in results.items():
         from_images = sum(count for reads, count in inferred.values() if reads == "images")

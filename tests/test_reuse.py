@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tolerances import same_metrics
 
 from vista_sql.optimizer.recorded import REUSE_PATHS
 from vista_sql.plan.materialize_target import MANIFEST
@@ -78,7 +79,9 @@ def test_a_later_statement_loads_every_recorded_layer_instead_of_inferring(vista
     for layer in LAYERS:
         assert f"Load {layer} from '{target / layer}'" in explain
         assert f"{layer} at '{target / layer}': loaded (" in explain
-    assert _metrics(vista.sql(_statement())) == expected
+    # The same float32 features the reference wrote, but read back from its files, in their
+    # partitions: MLlib sums them in another order.
+    assert _metrics(vista.sql(_statement())) == same_metrics(expected)
     assert vista.last_metrics["inferred"] == {}
     assert set(vista.last_metrics["loaded"]) == set(LAYERS)
 
@@ -143,7 +146,9 @@ def test_a_killed_driver_leaves_only_complete_layers_and_the_re_run_resumes(
         assert spark.read.parquet(str(target / layer)).count() == entry["rows"]
 
     frame = vista.sql(statement)
-    assert _metrics(frame) == expected
+    # The layers the killed process wrote are its own float32 computation (another process's
+    # batches and threads), and the re-run continues from its tensors.
+    assert _metrics(frame) == same_metrics(expected)
     assert set(written) <= set(vista.last_metrics["loaded"])
     reads = {reads for reads, _ in vista.last_metrics["inferred"].values()}
     assert "images" not in reads, "the re-run went back to the images"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from tolerances import PROBABILITY
 
 from vista_sql.errors import VistaBindError
 from vista_sql.execution.runner import BASELINE
@@ -63,6 +64,7 @@ def test_the_best_layer_by_the_first_metric_is_saved_with_its_metadata(trained, 
     layers = [r for r in trained if r.layer != BASELINE]
     best = max(layers, key=lambda r: r.f1)  # first of equals, as the statement keeps it
     meta = json.loads((models_dir / "popular" / "vista_model.json").read_text())
+    # The very double the statement returned: JSON writes its shortest repr, which reads back exact.
     assert (meta["layer"], meta["metric"], meta["metrics"]["f1"]) == (best.layer, "f1", best.f1)
     assert meta["cnn"]["weights"] == {"kind": "random", "seed": 3, "path": None}
     assert meta["structured"] == ["hint", "price", "weight"] and meta["label"] == "is_popular"
@@ -97,13 +99,19 @@ def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, d
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
     there = json.loads(line[len("RESULT ") :])
-    assert [r[:2] for r in there["predict"]] == [r[:2] for r in here]
-    for mine, theirs in zip(here, there["predict"], strict=True):
-        assert theirs[2] == pytest.approx(list(mine[2]), rel=1e-6)
-    # The UDF applies the saved coefficients with numpy: same classes, probabilities to rounding.
-    assert [r[:2] for r in there["udf"]] == [r[:2] for r in here]
-    for mine, theirs in zip(here, there["udf"], strict=True):
-        assert theirs[2] == pytest.approx(list(mine[2]), rel=1e-6)
+    # The child's CNN features are its own float32 computation (local[1]: other batches and
+    # thread counts; elsewhere perhaps other kernels): probabilities agree to float noise, and a
+    # class may differ only where that noise straddles the 0.5 threshold.
+    _agree(here, there["predict"])
+    # The UDF applies the saved coefficients with numpy, in yet another summation order.
+    _agree(here, there["udf"])
+
+
+def _agree(mine: list, theirs: list) -> None:
+    assert [r[0] for r in theirs] == [r[0] for r in mine]
+    for (key, cls, probability), (_, other_cls, other) in zip(mine, theirs, strict=True):
+        assert other == pytest.approx(list(probability), abs=PROBABILITY), key
+        assert other_cls == cls or abs(probability[1] - 0.5) <= PROBABILITY, key
 
 
 def test_errors_name_the_model_or_column(vista, trained, models_dir, demo_views):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from tolerances import assert_features_close
 
 from vista_sql.catalog import images, pooling
 from vista_sql.errors import VistaBindError
@@ -50,6 +51,7 @@ def test_transfer_on_a_registered_pretrained_model(
     assert [r.layer for r in result][1:] == ["block3_pool", "block5_conv3", "gap"]
 
     model = keras.saving.load_model(path)
+    # Weights copied and saved, not computed: the file holds the very same float32 values.
     np.testing.assert_array_equal(model.get_layer("block5_conv3").get_weights()[0], trained_kernel)
     payloads = {r.id: bytes(r.content) for r in spark.table("few").collect()}
     keys = sorted(payloads)
@@ -59,7 +61,9 @@ def test_transfer_on_a_registered_pretrained_model(
         direct = keras.Model(model.input, model.get_layer(layer).output).predict(batch, verbose=0)
         stored = {r.id: r.features for r in spark.read.parquet(str(out / layer)).collect()}
         got = np.array([stored[k] for k in keys], dtype=np.float32)
-        assert np.max(np.abs(got - pooling.pool(direct))) <= 1e-4, layer
+        # Spark's workers batch and thread the CNN their own way; HED's outputs reach 400, so the
+        # float32 noise they carry is proportionate: well above 1e-4 absolute.
+        assert_features_close(got, pooling.pool(direct), layer)
 
 
 def test_registered_cnns_are_listed_described_and_dropped(vista, hed_model_file):

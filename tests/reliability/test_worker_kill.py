@@ -79,5 +79,7 @@ def test_a_worker_killed_mid_stage_is_retried_and_the_result_is_unchanged(vista,
     assert killer.failed_tasks() >= 1, f"none of the {len(killer.killed)} killed workers ran a task"
 
     undisturbed = vista.sql(STATEMENT).collect()
+    # Exact: the retried task runs the same plan's batch in a worker configured like the killed
+    # one (same kernels, same threads), and a retry must not change a single bit.
     assert _without_seconds(disturbed) == _without_seconds(undisturbed)
     assert disturbed_inferred == vista.last_metrics.get("inferred")
