@@ -12,9 +12,7 @@ from tolerances import assert_features_close, same_metrics
 # so a cut there hands two tensors over. What the test proves does not depend on a CNN's size:
 # MobileNetV2 has residual blocks at a fraction of ResNet50's FLOPs.
 CASES = {
-    "mobilenetv2": (
-        "block_14_add, block_15_expand_relu, block_15_add, global_average_pooling2d"
-    ),
+    "mobilenetv2": ("block_14_add, block_15_expand_relu, block_15_add, global_average_pooling2d"),
     "alexnet": "pool5, fc6, fc7",
 }
 COMBINATIONS = [
