@@ -242,7 +242,8 @@ class Driver:
         if status == "finish" and child.get("cached_peak_disk_bytes", 0) > 0:
             status = "spill"
         if status == "crash":
-            # A JVM that died of a full heap leaves the child only "connection refused".
+            # vista_sql reads its JVM's output itself and names a heap that ran out in the child's
+            # error; the log is searched for what other systems' JVMs printed.
             cause = _jvm_out_of_memory(logs / f"{tag}.log")
             if cause or not child.get("error"):
                 child["error"] = cause or _last_error(logs / f"{tag}.log", measured.returncode)
