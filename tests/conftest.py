@@ -17,7 +17,7 @@ DEMO_IMAGES = 40
 
 @pytest.fixture(scope="session")
 def spark():
-    from vista_sql.execution.spark_session import local_session
+    from vista_sql.spark.session import local_session
 
     session = local_session("local[2]")
     yield session

@@ -19,9 +19,9 @@ from test_optimizer_rules import _query, _stats
 from tolerances import same_metrics
 
 from vista_sql.errors import VistaBindError
-from vista_sql.execution import explain
 from vista_sql.optimizer import planner, resources
 from vista_sql.optimizer.config import GIB, MIB, Resources
+from vista_sql.statements import explain
 
 LAYERS = "pool1_pool, conv2_block1_out"
 TRANSFER = f"""

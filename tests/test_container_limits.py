@@ -13,9 +13,9 @@ import pytest
 from test_optimizer_rules import _plan
 
 from vista_sql.errors import VistaBindError
-from vista_sql.execution import explain
 from vista_sql.optimizer import container, resources
 from vista_sql.optimizer.config import GIB, Resources
+from vista_sql.statements import explain
 
 
 def _tree(root: Path, files: dict[str, str], membership: str) -> Path:

@@ -10,9 +10,9 @@ import pytest
 import sqlglot
 from test_optimizer_rules import _query, _stats
 
-from vista_sql.execution import explain
 from vista_sql.optimizer import planner
 from vista_sql.optimizer.config import GIB, Resources
+from vista_sql.statements import explain
 
 GOLDEN = Path(__file__).with_name("golden")
 

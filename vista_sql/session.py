@@ -17,13 +17,15 @@ from sqlglot.errors import ParseError
 from vista_sql.catalog import roster
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
-from vista_sql.execution import checks, cnn_statements, failures, predict, sql_functions
-from vista_sql.execution import transfer as transfer_statement
+from vista_sql.execution import checks, predict, sql_functions
 from vista_sql.ml import models as ml_models
 from vista_sql.ml import saved
 from vista_sql.plan.binder import Binder
 from vista_sql.plan.values import position
-from vista_sql.statements import Statement, split
+from vista_sql.spark import failures
+from vista_sql.statements import cnns as cnn_statements
+from vista_sql.statements import transfer as transfer_statement
+from vista_sql.statements.script import Statement, split
 
 _SPARK_POSITION = re.compile(r"\(?line (\d+),? pos (\d+)\)?;?")
 _statement_ids = itertools.count(1)
@@ -38,7 +40,7 @@ for _name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger", "py4j"):
 class VistaSession:
     def __init__(self, spark=None, *, master: str | None = None, conf: dict | None = None):
         if spark is None:
-            from vista_sql.execution.spark_session import local_session
+            from vista_sql.spark.session import local_session
 
             spark = local_session(master, conf)
         self.spark = spark

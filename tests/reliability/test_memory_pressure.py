@@ -55,7 +55,7 @@ for statement in statements:
     except VistaError as error:
         outcome = {"error": str(error)}
     print("OUTCOME " + json.dumps(outcome), flush=True)
-from vista_sql.execution.spark_session import stop
+from vista_sql.spark.session import stop
 stop(vista.spark)
 """
 

@@ -66,7 +66,7 @@ def test_a_workers_failed_allocation_is_one_out_of_memory_line(allocating, vista
 CHILD = """
 import sys
 from vista_sql import VistaSession
-from vista_sql.execution.spark_session import stop
+from vista_sql.spark.session import stop
 from vista_sql.interfaces.cli import Shell
 
 vista = VistaSession(master="local[1]", conf={"spark.driver.memory": "512m"})
@@ -145,7 +145,7 @@ SPARK_WORDED = {
 
 @pytest.mark.parametrize("kind", sorted(SPARK_WORDED))
 def test_other_kinds_read_the_same(spark, kind):
-    from vista_sql.execution import failures
+    from vista_sql.spark import failures
 
     text, what = SPARK_WORDED[kind]
     line = failures.out_of_memory(text, "training on avg_pool", failures.Mark.now())

@@ -67,7 +67,7 @@ class Connection:
     def _run(self, sql: str, max_rows: int | None):
         """(description, rows) of the last statement in `sql`; (None, []) when it has no rows."""
         from vista_sql.errors import VistaError
-        from vista_sql.execution import failures
+        from vista_sql.spark import failures
 
         if not self._lock.acquire(blocking=False):
             raise errors.OperationalError("another statement is running on this connection")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from vista_sql.execution import lowering, remote
+from vista_sql.execution import lowering
 from vista_sql.plan.materialize_target import MANIFEST
+from vista_sql.spark import remote
 
 HANDOVER = "_handover"  # inside a layer's directory: hidden from readers of its features
 # How long a failed write waits for its killed tasks to end before removing what they wrote.

@@ -22,12 +22,13 @@ from pyspark.sql.functions import pandas_udf
 from sqlglot import exp
 
 from vista_sql.errors import VistaBindError
-from vista_sql.execution import lowering, remote, udfs
+from vista_sql.execution import lowering, udfs
 from vista_sql.execution.inference import StageTask
 from vista_sql.ml import linear, saved
 from vista_sql.ml.training import IMAGE_VECTOR
 from vista_sql.plan.binder import IMAGES, TABLE
 from vista_sql.plan.values import position
+from vista_sql.spark import remote
 
 FUNCTION = "vista_predict_model"
 FUNCTION_SCHEMA = "struct<prediction: double, probability: array<double>>"

@@ -8,8 +8,9 @@ import pandas as pd
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-from vista_sql.execution import lowering, remote
+from vista_sql.execution import lowering
 from vista_sql.execution.inference import StageTask
+from vista_sql.spark import remote
 
 STAGE_OUTPUT = "struct<features: array<array<float>>, tensors: array<binary>, error: string>"
 

@@ -71,7 +71,7 @@ class Shell:
 
     def run_script(self, script: str) -> bool:
         """Run every statement; stop at the first error. True when all succeeded."""
-        from vista_sql.execution import failures
+        from vista_sql.spark import failures
         from vista_sql.statements import split
 
         try:
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         shell.cancel()
         return 130
     finally:
-        from vista_sql.execution.spark_session import stop
+        from vista_sql.spark.session import stop
 
         stop(session.spark)
 

@@ -96,8 +96,8 @@ class VistaMagics(Magics):
 
     def _run(self, spark, text: str):
         from vista_sql.errors import VistaError
-        from vista_sql.execution import failures
         from vista_sql.session import VistaSession
+        from vista_sql.spark import failures
 
         in_kernel = getattr(self.shell, "kernel", None) is not None
         bars = progress.NotebookBars() if in_kernel else progress.terminal_bars()
@@ -132,7 +132,7 @@ class VistaMagics(Magics):
         active = SparkSession.getActiveSession()
         if active is not None:
             return active
-        from vista_sql.execution.spark_session import local_session
+        from vista_sql.spark.session import local_session
 
         return local_session()
 

@@ -20,7 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from vista_sql.execution import events, remote
+from vista_sql.execution import events
+from vista_sql.spark import remote
 
 POLL_SECONDS = 0.5
 CACHE_RDD_PREFIX = "In-memory table "  # Spark's name for the RDD behind CACHE TABLE

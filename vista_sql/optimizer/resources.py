@@ -13,9 +13,9 @@ import os
 import re
 import time
 
-from vista_sql.execution import remote
 from vista_sql.optimizer import container
 from vista_sql.optimizer.config import MIB, Resources
+from vista_sql.spark import remote
 
 OVERHEAD_MIN_MIB = 384  # spark.executor.minMemoryOverhead's default
 REGISTER_WAIT = 30.0  # seconds to wait for the first executors of a fresh cluster session

@@ -6,9 +6,9 @@ import re
 
 from pyspark.sql import functions as F
 
-from vista_sql.execution import remote
 from vista_sql.execution.lowering import quoted
 from vista_sql.plan.nodes import Statistics, TransferQuery
+from vista_sql.spark import remote
 
 _UNKNOWN = 2**62
 _UNITS = {unit: 1024**i for i, unit in enumerate(("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"))}

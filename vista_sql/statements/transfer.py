@@ -9,10 +9,11 @@ the result gains a first column `cnn` (NULL on the baseline row); with one it ke
 from __future__ import annotations
 
 from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import explain, runner
+from vista_sql.execution import runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
+from vista_sql.statements import explain
 
 
 def plan_all(spark, queries) -> list:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from vista_sql.errors import VistaError, VistaExecutionError
-from vista_sql.execution import jvm
+from vista_sql.spark import jvm
 
 _ATTEMPTS = re.compile(r"Task \S+ in stage \S+ failed (\d+) times?")
 _CAUSE = re.compile(r"most recent failure: Lost task [^:]*: ([\w.$]+(?:Exception|Error)): ([^\n]*)")

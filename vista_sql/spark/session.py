@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from vista_sql.execution import jvm, remote
+from vista_sql.spark import jvm, remote
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 # Local mode gives a task one attempt (a cluster gives it spark.task.maxFailures = 4): one Python
