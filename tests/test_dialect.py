@@ -23,8 +23,7 @@ def test_there_are_grammar_examples():
 def test_every_grammar_example_parses_and_round_trips(path):
     text = path.read_text()
     tree = sqlglot.parse_one(text, read="vista")
-    ours = (nodes.TransferFeatures, nodes.ExplainTransfer, nodes.PredictWith, nodes.DropSavedModel)
-    assert isinstance(tree, ours)
+    assert isinstance(tree, nodes.Statement)
     printed = tree.sql(dialect="vista")
     assert sqlglot.parse_one(printed, read="vista") == tree
     assert printed == sqlglot.parse_one(printed, read="vista").sql(dialect="vista")

@@ -8,9 +8,21 @@ from __future__ import annotations
 from sqlglot import exp
 
 
-class TransferFeatures(exp.Expression):
+class Statement(exp.Expression):
+    """A whole vista_sql statement: what the parser returns as a statement's root.
+
+    Subclassing this is what makes a node a statement, and `rule` names its production in
+    grammar/vista.ebnf: tests/test_grammar.py holds every subclass to that rule and to an example
+    in grammar/examples/, so the grammar cannot fall behind the parser.
+    """
+
+    rule: str = ""
+
+
+class TransferFeatures(Statement):
     """TRANSFER FEATURES FROM <cnn> ... TRAIN <model> (...)."""
 
+    rule = "transfer"
     arg_types = {
         "this": True,  # the CNN name (Identifier) or a ModelFile
         "weights": False,  # Weights
@@ -33,9 +45,10 @@ class TransferFeatures(exp.Expression):
     }
 
 
-class ExplainTransfer(exp.Expression):
+class ExplainTransfer(Statement):
     """EXPLAIN [COST] TRANSFER FEATURES ...: show the plan without running it."""
 
+    rule = "explain"
     arg_types = {"this": True, "cost": False}
 
 
@@ -75,27 +88,31 @@ class Pooling(exp.Expression):
     arg_types = {"this": True, "grid": False}  # this: "MAX" | "AVG" | "NONE"
 
 
-class CreateCnn(exp.Expression):
+class CreateCnn(Statement):
     """CREATE [OR REPLACE] CNN <name> FROM ('<path>' | <cnn> [WEIGHTS ...]) [OPTIONS (...)]."""
 
+    rule = "create_cnn"
     arg_types = {"this": True, "source": True, "weights": False, "replace": False, "options": False}
 
 
-class DropCnn(exp.Expression):
+class DropCnn(Statement):
     """DROP CNN [IF EXISTS] <name>."""
 
+    rule = "drop_cnn"
     arg_types = {"this": True, "exists": False}
 
 
-class ShowCnns(exp.Expression):
+class ShowCnns(Statement):
     """SHOW CNNS."""
 
+    rule = "show_cnns"
     arg_types = {}
 
 
-class DescribeCnn(exp.Expression):
+class DescribeCnn(Statement):
     """DESCRIBE CNN <name>: the layer roster."""
 
+    rule = "describe_cnn"
     arg_types = {"this": True}
 
 
@@ -105,9 +122,10 @@ class ParamIn(exp.Expression):
     arg_types = {"this": True, "expressions": True}
 
 
-class DescribeModel(exp.Expression):
+class DescribeModel(Statement):
     """DESCRIBE MODEL <learner>: its parameters and defaults."""
 
+    rule = "describe_model"
     arg_types = {"this": True}
 
 
@@ -117,9 +135,10 @@ class CnnChoice(exp.Expression):
     arg_types = {"this": True, "weights": False}  # this: Identifier or ModelFile
 
 
-class PredictWith(exp.Expression):
+class PredictWith(Statement):
     """PREDICT WITH <saved model> ON <images> (key, image) JOIN <table> USING (...) [WHERE ...]."""
 
+    rule = "predict"
     arg_types = {
         "this": True,  # Identifier: the saved model's name
         "images": True,
@@ -130,13 +149,15 @@ class PredictWith(exp.Expression):
     }
 
 
-class ShowSavedModels(exp.Expression):
+class ShowSavedModels(Statement):
     """SHOW SAVED MODELS."""
 
+    rule = "show_saved_models"
     arg_types = {}
 
 
-class DropSavedModel(exp.Expression):
+class DropSavedModel(Statement):
     """DROP SAVED MODEL [IF EXISTS] <name>."""
 
+    rule = "drop_saved_model"
     arg_types = {"this": True, "exists": False}
