@@ -1,0 +1,1 @@
+desc cnn my_net

@@ -1,0 +1,1 @@
+DROP CNN IF EXISTS my_net

@@ -1,0 +1,1 @@
+DESCRIBE MODEL logistic_regression

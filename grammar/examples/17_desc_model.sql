@@ -1,0 +1,1 @@
+desc model random_forest
