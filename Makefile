@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test check-java check-chromium lint clean bench bench-quick
+.PHONY: demo test test-fast check-java check-chromium lint clean bench bench-quick
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
@@ -15,8 +15,14 @@ demo: check-java $(STAMP)
 test: check-java check-chromium $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# The tier to run while editing: parser, grammar, binder-free optimizer fixtures, layering,
+# DB-API parameters; no JVM and no TensorFlow model (tests/conftest.py refuses both here).
+test-fast: $(STAMP)
+	VISTA_SQL_TEST_TIER=fast $(BIN)/python -m pytest -p no:xdist -q -m "not spark and not cnn"
+
 lint: $(STAMP)
 	$(BIN)/ruff check vista_sql tests examples
+	$(BIN)/lint-imports
 
 check-java:
 	@v=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1); \

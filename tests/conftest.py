@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,35 @@ sys.path.insert(0, str(ROOT / "examples"))
 import demo_data  # noqa: E402
 
 DEMO_IMAGES = 40
+FAST_TIER = os.environ.get("VISTA_SQL_TEST_TIER") == "fast"
+
+
+def pytest_collection_modifyitems(items):
+    # Whatever asks for the session's SparkSession, directly or through another fixture, needs
+    # the JVM; tests that start one in a child process say so with `pytestmark`.
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.spark)
+
+
+@pytest.fixture(scope="session", autouse=FAST_TIER)
+def _fast_tier_refuses_jvm_and_cnn():
+    """`make test-fast` stays fast only if its tests are what their markers say: a test that
+    starts a JVM or builds a CNN without its marker fails here instead of slowing the tier."""
+    from vista_sql.catalog import backend
+    from vista_sql.spark import jvm
+
+    def refuse(what, marker):
+        def refused(*args, **kwargs):
+            raise AssertionError(f"make test-fast {what}: mark the test {marker}")
+
+        return refused
+
+    saved = jvm.launch, backend.keras
+    jvm.launch = refuse("started a JVM", "spark")
+    backend.keras = refuse("imported Keras to build a CNN", "cnn")
+    yield
+    jvm.launch, backend.keras = saved
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,9 @@ from vista_sql.catalog import flops, models, pooling, roster, staging, zoo
 from vista_sql.catalog.weights import WeightsRef
 from vista_sql.errors import VistaBindError
 
+# Builds the zoo's Keras models in this process.
+pytestmark = pytest.mark.cnn
+
 
 def _ref(name: str) -> models.ModelRef:
     return models.ModelRef(name=name, zoo=name, weights=WeightsRef("random", seed=3))

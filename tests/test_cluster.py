@@ -23,6 +23,9 @@ from vista_sql.optimizer import planner, resources
 from vista_sql.optimizer.config import GIB, MIB, Resources
 from vista_sql.statements import explain
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 LAYERS = "pool1_pool, conv2_block1_out"
 TRANSFER = f"""
 TRANSFER FEATURES FROM resnet50 WEIGHTS RANDOM SEED 0 LAYERS ({LAYERS})

@@ -22,6 +22,9 @@ from vista_sql.execution.runner import BASELINE
 from vista_sql.interfaces.console.app import create_app
 from vista_sql.interfaces.console.runs import Console
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 LAYERS = ("block_2_add", "block_4_add")
 TRANSFER = f"""\

@@ -94,6 +94,7 @@ def test_this_process_is_planned_within_physical_memory():
 CONTAINER = Resources(cores=2, memory=int(5 * GIB), source="container limit, /x/memory.max")
 
 
+@pytest.mark.cnn
 def test_explain_names_the_container_limit_the_plan_was_made_in():
     plan = _plan(resources=CONTAINER)
     text = explain.render(plan, 1)
@@ -102,6 +103,7 @@ def test_explain_names_the_container_limit_the_plan_was_made_in():
     assert "machine:" not in explain.render(_plan(), 1)  # no limit: nothing to point out
 
 
+@pytest.mark.cnn
 def test_a_container_too_small_asks_for_a_higher_limit():
     with pytest.raises(VistaBindError, match="a higher memory limit for the container"):
         _plan(resources=Resources(cores=2, memory=2 * GIB, source="container limit, m"))

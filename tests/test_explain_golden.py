@@ -14,6 +14,9 @@ from vista_sql.optimizer import planner
 from vista_sql.optimizer.config import GIB, Resources
 from vista_sql.statements import explain
 
+# The workload is read off the CNN's Keras graph, built in this process.
+pytestmark = pytest.mark.cnn
+
 GOLDEN = Path(__file__).with_name("golden")
 
 CASES = {

@@ -16,6 +16,9 @@ from traitlets.config import Config
 from vista_sql.interfaces.display import PlanText, metrics_figure
 from vista_sql.interfaces.jupyter import VistaMagicError
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
 TRANSFER = """\

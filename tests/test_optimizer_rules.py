@@ -17,6 +17,9 @@ from vista_sql.optimizer.config import GIB, Resources
 from vista_sql.plan.binder import IMAGES, TABLE
 from vista_sql.plan.nodes import LayerRef, Relation, Statistics, TransferQuery
 
+# The workload is read off the CNN's Keras graph, built in this process.
+pytestmark = pytest.mark.cnn
+
 MACHINE = Resources(cores=2, memory=24 * GIB)
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 VISTA_SQL = str(Path(sys.executable).with_name("vista-sql"))
 
 

@@ -19,6 +19,9 @@ from tolerances import same_metrics
 from vista_sql.optimizer.recorded import REUSE_PATHS
 from vista_sql.plan.materialize_target import MANIFEST
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 # ResNet50: deep enough that continuing from stored tensors beats recomputing even on 40 images.
 LAYERS = ("conv4_block6_out", "conv5_block1_out", "avg_pool")
 VIEWS = """

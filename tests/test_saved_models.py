@@ -12,6 +12,9 @@ from tolerances import PROBABILITY
 from vista_sql.errors import VistaBindError
 from vista_sql.execution.runner import BASELINE
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 TRANSFER = """TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM SEED 3
   LAYERS (block_15_add, global_average_pooling2d)
   ON images AS i (id, content) JOIN products AS p USING (id)

@@ -15,6 +15,9 @@ import pytest
 
 from vista_sql.interfaces.display import render
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 VISTA_SQL = str(Path(sys.executable).with_name("vista-sql"))
 PROMPT = "vista-sql> "
 UP = "\x1b[A"

@@ -4,8 +4,12 @@ runs for every plan in test_plans.py)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vista_sql.catalog import staging, weights, zoo
+
+# Builds Keras models in this process.
+pytestmark = pytest.mark.cnn
 
 
 def test_cut_inside_a_residual_block_hands_on_both_tensors():

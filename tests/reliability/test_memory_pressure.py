@@ -17,6 +17,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 BUDGET = "4g"
 STATEMENT = (
     "TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (out_relu) "

@@ -19,6 +19,9 @@ import pytest
 from vista_sql import dbapi
 from vista_sql.interfaces.cli import Shell
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 ROOT = Path(__file__).resolve().parents[2]
 PETABYTE = 10**15
 

@@ -17,6 +17,9 @@ import pytest
 
 from vista_sql.plan.materialize_target import MANIFEST
 
+# Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
+pytestmark = pytest.mark.spark
+
 VISTA_SQL = str(Path(sys.executable).with_name("vista-sql"))
 LAYERS = ("block_14_add", "block_15_add", "out_relu", "global_average_pooling2d")
 
