@@ -68,21 +68,23 @@ def demo_dir(tmp_path_factory) -> Path:
     return out
 
 
+def demo_views_sql(demo_dir: Path) -> str:
+    """Views `images` (id, content) and `products` over the demo files, as a user makes them."""
+    return f"""
+    CREATE OR REPLACE TEMPORARY VIEW digit_files USING binaryFile
+      OPTIONS (path '{demo_dir / "images"}', pathGlobFilter '*.png');
+    CREATE OR REPLACE TEMPORARY VIEW images AS
+      SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content
+      FROM digit_files;
+    CREATE OR REPLACE TEMPORARY VIEW products_raw USING parquet
+      OPTIONS (path '{demo_dir / "products.parquet"}');
+    CREATE OR REPLACE TEMPORARY VIEW products AS
+      SELECT *, CASE WHEN price > 20 THEN 'expensive' ELSE 'cheap' END AS category
+      FROM products_raw;
+    """
+
+
 @pytest.fixture(scope="session")
 def demo_views(vista, demo_dir):
-    """Views `images` (id, content) and `products` over the demo files, as a user makes them."""
-    vista.sql(
-        f"""
-        CREATE OR REPLACE TEMPORARY VIEW digit_files USING binaryFile
-          OPTIONS (path '{demo_dir / "images"}', pathGlobFilter '*.png');
-        CREATE OR REPLACE TEMPORARY VIEW images AS
-          SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content
-          FROM digit_files;
-        CREATE OR REPLACE TEMPORARY VIEW products_raw USING parquet
-          OPTIONS (path '{demo_dir / "products.parquet"}');
-        CREATE OR REPLACE TEMPORARY VIEW products AS
-          SELECT *, CASE WHEN price > 20 THEN 'expensive' ELSE 'cheap' END AS category
-          FROM products_raw;
-        """
-    )
+    vista.sql(demo_views_sql(demo_dir))
     return demo_dir

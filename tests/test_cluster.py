@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import demo_views_sql
 from spark_daemons import Daemons
 from test_optimizer_rules import _query, _stats
 from tolerances import same_metrics
@@ -73,21 +74,6 @@ def test_memory_sizes_read_as_spark_reads_them():
     assert resources._bytes(None, default_mib=1024) == GIB
 
 
-def _views(demo_dir) -> str:
-    return f"""
-    CREATE OR REPLACE TEMPORARY VIEW digit_files USING binaryFile
-      OPTIONS (path '{demo_dir / "images"}', pathGlobFilter '*.png');
-    CREATE OR REPLACE TEMPORARY VIEW images AS
-      SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content
-      FROM digit_files;
-    CREATE OR REPLACE TEMPORARY VIEW products_raw USING parquet
-      OPTIONS (path '{demo_dir / "products.parquet"}');
-    CREATE OR REPLACE TEMPORARY VIEW products AS
-      SELECT *, CASE WHEN price > 20 THEN 'expensive' ELSE 'cheap' END AS category
-      FROM products_raw;
-    """
-
-
 def _metrics(rows) -> dict[str, tuple]:
     # Compared across processes: other partitions, batches and TensorFlow threads, so the counts
     # must match and the metrics agree to the summation order of their floats (same_metrics).
@@ -140,7 +126,7 @@ def _conf(settings: dict[str, str]) -> list[str]:
 def test_standalone_cluster_matches_local(local_run, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         master = daemons.standalone(workers=2, cores=1, memory="2g")
-        script = _views(demo_dir) + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
+        script = demo_views_sql(demo_dir) + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
         lines = _run([*CLI, "--master", master, *_conf(EXECUTOR), "-e", script], tmp_path)
         # Both workers ran an executor: the CNN stages ran on them, not in the driver.
         executors = list((tmp_path / "spark" / "work").glob("app-*/*/stderr"))
@@ -155,7 +141,7 @@ def test_standalone_cluster_matches_local(local_run, demo_dir, tmp_path):
 def test_spark_connect_matches_local(local_run, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         remote = daemons.connect_server("local[2]", {"spark.driver.memory": "2g"})
-        script = _views(demo_dir) + f"{TRANSFER};"
+        script = demo_views_sql(demo_dir) + f"{TRANSFER};"
         lines = _run([sys.executable, "-c", CONNECT_CHILD, remote], tmp_path, stdin=script)
     assert _metrics([line for line in lines if "layer" in line]) == same_metrics(local_run[0])
     # Counted in the stage tables over Connect, by accumulators locally: the same rows.
