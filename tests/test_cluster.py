@@ -19,9 +19,9 @@ from test_optimizer_rules import _query, _stats
 from tolerances import same_metrics
 
 from vista_sql.errors import VistaBindError
-from vista_sql.optimizer import planner, resources
+from vista_sql.optimizer import planner
 from vista_sql.optimizer.config import GIB, MIB, Resources
-from vista_sql.statements import explain
+from vista_sql.statements import explain, facts
 
 LAYERS = "pool1_pool, conv2_block1_out"
 TRANSFER = f"""
@@ -64,10 +64,10 @@ def test_too_small_executors_fail_naming_executor_memory():
 
 
 def test_memory_sizes_read_as_spark_reads_them():
-    assert resources._bytes("2g") == 2 * GIB
-    assert resources._bytes("512m") == 512 * MIB
-    assert resources._bytes("1024") == 1024 * MIB  # a bare number is MiB for executor memory
-    assert resources._bytes(None, default_mib=1024) == GIB
+    assert facts.jvm_bytes("2g") == 2 * GIB
+    assert facts.jvm_bytes("512m") == 512 * MIB
+    assert facts.jvm_bytes("1024") == 1024 * MIB  # a bare number is MiB for executor memory
+    assert facts.jvm_bytes(None, default_mib=1024) == GIB
 
 
 def _views(demo_dir) -> str:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from tolerances import same_metrics
 
-from vista_sql.optimizer.recorded import REUSE_PATHS
-from vista_sql.plan.materialize_target import MANIFEST
+from vista_sql.execution.recorded import REUSE_PATHS
+from vista_sql.plan.manifest import MANIFEST
 
 # ResNet50: deep enough that continuing from stored tensors beats recomputing even on 40 images.
 LAYERS = ("conv4_block6_out", "conv5_block1_out", "avg_pool")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vista_sql.plan.materialize_target import MANIFEST
+from vista_sql.plan.manifest import MANIFEST
 
 VISTA_SQL = str(Path(sys.executable).with_name("vista-sql"))
 LAYERS = ("block_14_add", "block_15_add", "out_relu", "global_average_pooling2d")

@@ -13,16 +13,9 @@ from sqlglot import exp
 
 from vista_sql.execution.inference import StageTask
 from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.columns import IMAGE, IS_TEST, KEY, LABEL, OUT, TENSORS, quoted
 from vista_sql.plan.nodes import PhysicalPlan, Stage
 
-KEY, IMAGE, LABEL, IS_TEST, OUT = (
-    "__vista_key",
-    "__vista_image",
-    "__vista_label",
-    "__vista_is_test",
-    "__vista_out",
-)
-TENSORS = "__vista_tensors"  # hand-over tensors read back from a recorded layer
 SPLIT_BUCKETS = 10_000
 
 
@@ -34,10 +27,6 @@ class StageSql:
     uncache_previous: str | None  # staged plans release the stage they read, once cached
     features: tuple[str, ...]  # per layer of the stage: SELECT of its training rows
     task: StageTask
-
-
-def quoted(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql(dialect="spark")
 
 
 def _sql(tree: exp.Expr) -> str:

@@ -21,9 +21,8 @@ from pathlib import Path
 from pyspark import StorageLevel
 
 from vista_sql.catalog import models as cnn_models
-from vista_sql.execution import checks, events, lowering, materialize, udfs
+from vista_sql.execution import checks, events, lowering, materialize, recorded, udfs
 from vista_sql.ml import models, training
-from vista_sql.optimizer import recorded
 from vista_sql.plan.nodes import PhysicalPlan
 from vista_sql.spark import failures, remote
 

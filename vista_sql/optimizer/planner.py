@@ -6,20 +6,19 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from vista_sql.execution import lowering
 from vista_sql.optimizer import config as system_config
-from vista_sql.optimizer import cost, recorded, reuse, rules, stats
+from vista_sql.optimizer import cost, reuse, rules
 from vista_sql.optimizer import resources as cluster
 from vista_sql.optimizer import workload as workloads
 from vista_sql.optimizer.config import Resources
 from vista_sql.optimizer.cost import Workload
 from vista_sql.plan.nodes import (
-    ExecConfig,
     PhysicalPlan,
     RecordedLayer,
     Resume,
     Statistics,
     TransferQuery,
+    draft,
 )
 
 
@@ -30,48 +29,21 @@ class Context:
     hints: dict
 
 
-def session_storage(spark) -> int | None:
-    """Storage memory the running session's block managers really have."""
-    try:
-        status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
-        values = status.valuesIterator()
-        total = 0
-        while values.hasNext():
-            total += int(values.next()._1())
-        return total or None
-    except Exception:  # Spark Connect and other sessions without the JVM at hand
-        return None
-
-
 def plan(
     query: TransferQuery,
-    spark=None,
     *,
-    statistics: Statistics | None = None,
-    resources: Resources | None = None,
-    storage_limit: int | None = None,
+    statistics: Statistics,
+    resources: Resources,
     slots: int | None = None,
-    records: tuple[RecordedLayer, ...] | None = None,
+    storage_limit: int | None = None,
+    records: tuple[RecordedLayer, ...] = (),
+    hints: dict | None = None,
 ) -> PhysicalPlan:
-    """Plan `query`; statistics, resources, storage and records come from `spark` unless
-    injected."""
-    hints = dict(query.options)
-    resources = resources or cluster.of_session(spark)
-    slots = slots or cluster.task_slots(spark, resources)
-    draft = PhysicalPlan(
-        query=query,
-        strategy="staged",
-        join_placement="before",
-        stages=(),
-        config=ExecConfig(1, 1, 1, 1, "MEMORY_AND_DISK"),
-        residual_filter=query.where,
-    )
-    statistics = statistics or stats.gather(spark, query, lowering.baseline_sql(draft))
-    if records is None:
-        records = ()
-        if spark is not None and hints.get("reuse", True):
-            baseline = lowering.baseline_sql(draft)
-            records = recorded.find(spark, query, statistics.images, baseline)
+    """Plan `query` from values alone (statements/facts.py reads them from a session): its
+    statistics, the resources of a node, the task slots a node runs (None: unknown), the storage
+    memory the session really has (None: no limit beyond the plan's), the layers earlier
+    MATERIALIZE INTO statements recorded, and the hints (the query's OPTIONS unless given)."""
+    hints = dict(query.options) if hints is None else dict(hints)
     work, footprint = workloads.build(query, statistics, resources.cores)
     largest = max(cost.stage_bytes(work, "staged", "before"))
     chosen = system_config.search(
@@ -83,8 +55,6 @@ def plan(
         partitions=hints.get("partitions"),
     )
     storage = chosen.memory.storage * resources.nodes
-    if storage_limit is None and spark is not None:
-        storage_limit = session_storage(spark)
     if storage_limit is not None:
         storage = min(storage, storage_limit)
     if hints.get("plan", "staged") != "staged" or hints.get("join_placement") == "after":
@@ -104,9 +74,9 @@ def plan(
         if start is not None:
             full, _ = workloads.build(query, statistics, resources.cores)
             work = reuse.continued(full, start.layer.name)
-        draft = dataclasses.replace(draft, query=computed)
-    draft = dataclasses.replace(draft, config=chosen, statistics=statistics)
-    planned = rules.run(draft, Context(work, storage, hints))
+    unplanned = draft(computed if loaded and computed.layers else query)
+    unplanned = dataclasses.replace(unplanned, config=chosen, statistics=statistics)
+    planned = rules.run(unplanned, Context(work, storage, hints))
     planned = _finish(planned, work, resources, slots, storage, hints)
     if not loaded:
         return dataclasses.replace(planned, recorded=decision.records)

@@ -13,6 +13,7 @@ from sqlglot import exp
 from vista_sql.catalog.models import ModelRef
 from vista_sql.catalog.pooling import DEFAULT as DEFAULT_POOLING
 from vista_sql.catalog.pooling import Pooling
+from vista_sql.plan.manifest import HANDOVER
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class RecordedLayer:
 
     @property
     def handover_path(self) -> str:
-        return f"{self.path}/_handover"
+        return f"{self.path}/{HANDOVER}"
 
     def verdict(self) -> str:
         if self.problem:
@@ -175,3 +176,16 @@ class PhysicalPlan:
     @property
     def layers(self) -> tuple[LayerRef, ...]:
         return self.requested or self.query.layers
+
+
+def draft(query: TransferQuery) -> PhysicalPlan:
+    """The plan before the optimizer decides anything: what statistics are counted over (its
+    joined rows are the same whatever is decided later)."""
+    return PhysicalPlan(
+        query=query,
+        strategy="staged",
+        join_placement="before",
+        stages=(),
+        config=ExecConfig(1, 1, 1, 1, "MEMORY_AND_DISK"),
+        residual_filter=query.where,
+    )
