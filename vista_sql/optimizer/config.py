@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from vista_sql.errors import VistaBindError
 from vista_sql.plan.nodes import ExecConfig, MemoryPlan
+from vista_sql.plan.workload import ModelFootprint
 
 GIB = 1024**3
 MIB = 1024**2
@@ -42,13 +43,6 @@ class Resources:
             f"{self.memory / GIB:.1f} GB{gpus} each ({self.source or 'given'}); memory below is "
             "per executor"
         )
-
-
-@dataclass(frozen=True)
-class ModelFootprint:
-    parameter_bytes: int
-    activation_bytes: int  # the largest layer input + output of one image, the live peak
-    downstream_bytes: int  # the downstream model's coefficients and optimiser state
 
 
 def regions(res: Resources, fp: ModelFootprint, tasks: int, batch: int) -> MemoryPlan:

@@ -6,9 +6,8 @@ runs at ≈ 22 images/s on both cores, i.e. ≈ 85 GFLOP/s per core.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from vista_sql.catalog.roster import ALPHA
+from vista_sql.plan.workload import Workload
 
 FLOPS_PER_CORE = 85e9
 DECODE_SECONDS = 0.004  # per image: Pillow decode and resize
@@ -24,24 +23,6 @@ LOAD_OVERHEAD_SECONDS = 0.5  # listing and opening that dataset: one more Spark 
 # paid by any plan that infers at all, so the same for every plan and left out of their ranking.
 INFERENCE_STARTUP_SECONDS = 5.0
 KEY_BYTES = 16  # key and row header (Eq. 1's 8 + 8)
-
-
-@dataclass(frozen=True)
-class LayerCost:
-    name: str
-    feature_dim: int
-    cumulative_flops: float  # one image from the input to this layer
-    frontier_floats: int  # floats handed to the next stage when cut here (staged plans)
-
-
-@dataclass(frozen=True)
-class Workload:
-    layers: tuple[LayerCost, ...]  # shallowest first
-    rows_before: int  # images that survive the join: inferred when the join comes first
-    rows_after: int  # all images: inferred when the join comes after
-    structured_row_bytes: int  # X, label and split flag carried per row
-    cores: int
-    decoded: bool = True  # False when inference starts from stored tensors, not images
 
 
 def row_bytes(floats: int, carried: int = 0) -> int:

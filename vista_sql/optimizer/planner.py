@@ -11,7 +11,6 @@ from vista_sql.optimizer import cost, reuse, rules
 from vista_sql.optimizer import resources as cluster
 from vista_sql.optimizer import workload as workloads
 from vista_sql.optimizer.config import Resources
-from vista_sql.optimizer.cost import Workload
 from vista_sql.plan.nodes import (
     PhysicalPlan,
     RecordedLayer,
@@ -20,6 +19,7 @@ from vista_sql.plan.nodes import (
     TransferQuery,
     draft,
 )
+from vista_sql.plan.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,9 @@ def plan(
             full, _ = workloads.build(query, statistics, resources.cores)
             work = reuse.continued(full, start.layer.name)
     unplanned = draft(computed if loaded and computed.layers else query)
-    unplanned = dataclasses.replace(unplanned, config=chosen, statistics=statistics)
+    unplanned = dataclasses.replace(
+        unplanned, config=chosen, statistics=statistics, workload=work, footprint=footprint
+    )
     planned = rules.run(unplanned, Context(work, storage, hints))
     planned = _finish(planned, work, resources, slots, storage, hints)
     if not loaded:

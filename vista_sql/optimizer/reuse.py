@@ -16,8 +16,8 @@ import itertools
 from pathlib import Path
 
 from vista_sql.optimizer import cost
-from vista_sql.optimizer.cost import Workload
 from vista_sql.plan.nodes import RecordedLayer
+from vista_sql.plan.workload import Workload
 
 MAX_SEARCHED = 10  # 2^10 subsets; beyond that only all-or-nothing is tried
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from vista_sql.catalog import flops, models, staging
-from vista_sql.optimizer.config import ModelFootprint
-from vista_sql.optimizer.cost import LayerCost, Workload
 from vista_sql.plan.nodes import Statistics, TransferQuery
+from vista_sql.plan.workload import LayerCost, ModelFootprint, Workload
 
 
 def _elements(shape) -> int:

@@ -14,6 +14,7 @@ from vista_sql.catalog.models import ModelRef
 from vista_sql.catalog.pooling import DEFAULT as DEFAULT_POOLING
 from vista_sql.catalog.pooling import Pooling
 from vista_sql.plan.manifest import HANDOVER
+from vista_sql.plan.workload import ModelFootprint, Workload
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,10 @@ class PhysicalPlan:
     requested: tuple[LayerRef, ...] = ()
     recorded: tuple[RecordedLayer, ...] = ()
     resume: Resume | None = None  # stage 0 then reads "stored" tensors
+    # What the optimizer costed the plan with (for a resumed plan: the layers after the recorded
+    # one, from its tensors), shown as is by EXPLAIN COST.
+    workload: Workload | None = None
+    footprint: ModelFootprint | None = None
 
     @property
     def loaded(self) -> tuple[RecordedLayer, ...]:

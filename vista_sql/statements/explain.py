@@ -6,7 +6,6 @@ from __future__ import annotations
 from vista_sql.catalog.roster import ALPHA
 from vista_sql.execution import lowering
 from vista_sql.optimizer import cost
-from vista_sql.optimizer import workload as workloads
 from vista_sql.plan.nodes import PhysicalPlan
 
 MB = 1e6
@@ -99,7 +98,7 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
             f"{alt.strategy:>6} join {alt.join_placement:<6} est {alt.seconds:8.1f} s, "
             f"peak storage {_mb(alt.peak_bytes)}: {alt.verdict}"
         )
-    if with_cost and s is not None and plan.query.layers:
+    if with_cost and plan.workload is not None and plan.query.layers:
         lines += _cost_inputs(plan)
     lines.append("== Spark SQL ==")
     for stage in lowering.lower(plan, statement_id):
@@ -113,12 +112,13 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
 
 
 def _cost_inputs(plan: PhysicalPlan) -> list[str]:
-    work, footprint = workloads.build(plan.query, plan.statistics, plan.config.parallelism)
+    work, footprint = plan.workload, plan.footprint
+    source = "" if work.decoded else "; inference starts from recorded tensors, no image decoded"
     lines = [
         "== cost inputs ==",
         f"Eq. 1 row bytes = {ALPHA}·(8 + 8 + 4·floats)"
         f" + carried {work.structured_row_bytes} B; rows before join {work.rows_before}, "
-        f"after {work.rows_after}",
+        f"after {work.rows_after}; {work.cores} core(s){source}",
         f"throughput {cost.FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per core, decode "
         f"{cost.DECODE_SECONDS * 1e3:.1f} ms/image, hand-over "
         f"{cost.SERDE_SECONDS_PER_BYTE * 1e9:.1f} ns/byte each way, "
@@ -126,9 +126,10 @@ def _cost_inputs(plan: PhysicalPlan) -> list[str]:
         f"model: {_mb(footprint.parameter_bytes)} parameters, {_mb(footprint.activation_bytes)} "
         f"peak activations per image",
     ]
+    start = "the recorded tensors" if not work.decoded else "the input"
     for layer in work.layers:
         lines.append(
             f"  {layer.name}: {layer.feature_dim} features, {layer.cumulative_flops / 1e6:,.0f} "
-            f"MFLOPs from the input, {layer.frontier_floats} floats handed on when cut here"
+            f"MFLOPs from {start}, {layer.frontier_floats} floats handed on when cut here"
         )
     return lines
