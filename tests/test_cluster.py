@@ -18,7 +18,7 @@ from spark_daemons import Daemons
 from test_optimizer_rules import _query, _stats
 from tolerances import same_metrics
 
-from vista_sql.errors import VistaBindError
+from vista_sql.errors import VistaPlanningError
 from vista_sql.optimizer import planner
 from vista_sql.optimizer.config import GIB, MIB, Resources
 from vista_sql.statements import explain, facts
@@ -57,7 +57,7 @@ def test_partitions_fill_every_executors_task_slots():
 
 
 def test_too_small_executors_fail_naming_executor_memory():
-    with pytest.raises(VistaBindError) as caught:
+    with pytest.raises(VistaPlanningError) as caught:
         _cluster_plan(executors=2, cores=1, memory=1 * GIB)
     message = str(caught.value)
     assert "the executor needs" in message and "spark.executor.memoryOverhead" in message

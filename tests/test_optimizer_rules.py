@@ -10,7 +10,8 @@ from sqlglot import exp
 
 from vista_sql.catalog import models, pooling
 from vista_sql.catalog.weights import WeightsRef
-from vista_sql.errors import VistaBindError
+from vista_sql.dbapi import exceptions as dbapi_errors
+from vista_sql.errors import VistaExecutionError, VistaPlanningError
 from vista_sql.execution import lowering
 from vista_sql.optimizer import planner, rules
 from vista_sql.optimizer.config import GIB, Resources
@@ -87,11 +88,14 @@ def test_too_little_memory_for_two_tensorflow_tasks_runs_one():
 
 
 def test_impossible_memory_fails_before_running_naming_the_constraint():
-    with pytest.raises(VistaBindError) as caught:
+    with pytest.raises(VistaPlanningError) as caught:
         _plan(resources=Resources(cores=2, memory=2 * GIB))
     message = str(caught.value)
     assert message.startswith("no feasible plan:") and "TensorFlow" in message
     assert "batch_size" in message and "\n" not in message
+    # The statement is valid; the resources are short: an operational error, not a programming one.
+    assert isinstance(caught.value, VistaExecutionError)
+    assert type(dbapi_errors.from_vista(caught.value)) is dbapi_errors.OperationalError
 
 
 def test_where_on_structured_columns_runs_below_the_join_and_inference():

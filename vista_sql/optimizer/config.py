@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from vista_sql.errors import VistaBindError
+from vista_sql.errors import VistaPlanningError
 from vista_sql.plan.nodes import ExecConfig, MemoryPlan
 from vista_sql.plan.workload import ModelFootprint
 
@@ -85,7 +85,7 @@ def search(
         more = "executors with more memory (spark.executor.memory, spark.executor.memoryOverhead)"
     elif res.source:  # the container's limit, not the machine, is what runs out
         more = "a higher memory limit for the container"
-    raise VistaBindError(
+    raise VistaPlanningError(
         f"no feasible plan: {min(task_counts)} TensorFlow task(s) with batch {min(batches)} need "
         f"{memory.inference / GIB:.1f} GB, and with {memory.os_reserve / GIB:.1f} GB for the OS, "
         f"{memory.core / GIB:.1f} GB for Spark and {memory.user / GIB:.1f} GB of task buffers the "
