@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from vista_sql.errors import VistaPlanningError
 from vista_sql.plan.nodes import ExecConfig, MemoryPlan
+from vista_sql.plan.vocabulary import Storage
 from vista_sql.plan.workload import ModelFootprint
 
 GIB = 1024**3
@@ -102,7 +103,7 @@ def _config(res, tasks, batch, memory, single_stage_bytes, partitions) -> ExecCo
         partitions=chosen,
         batch_size=batch,
         tf_threads=max(1, res.cores // tasks),
-        storage_level="MEMORY_AND_DISK",
+        storage_level=Storage.DESERIALIZED,
         memory=memory,
         resources=res.describe() if res.executor or res.source else "",
     )

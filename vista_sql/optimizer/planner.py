@@ -19,6 +19,7 @@ from vista_sql.plan.nodes import (
     TransferQuery,
     draft,
 )
+from vista_sql.plan.vocabulary import JoinPlacement, StageInput, Strategy
 from vista_sql.plan.workload import Workload
 
 
@@ -45,7 +46,7 @@ def plan(
     MATERIALIZE INTO statements recorded, and the hints (the query's OPTIONS unless given)."""
     hints = dict(query.options) if hints is None else dict(hints)
     work, footprint = workloads.build(query, statistics, resources.cores)
-    largest = max(cost.stage_bytes(work, "staged", "before"))
+    largest = max(cost.stage_bytes(work, Strategy.STAGED, JoinPlacement.BEFORE))
     chosen = system_config.search(
         resources,
         footprint,
@@ -57,7 +58,8 @@ def plan(
     storage = chosen.memory.storage * resources.nodes
     if storage_limit is not None:
         storage = min(storage, storage_limit)
-    if hints.get("plan", "staged") != "staged" or hints.get("join_placement") == "after":
+    staged_first = hints.get("plan", Strategy.STAGED) == Strategy.STAGED
+    if not staged_first or hints.get("join_placement") == JoinPlacement.AFTER:
         records = tuple(dataclasses.replace(r, handover=(), handover_inputs=()) for r in records)
     decision = reuse.decide(records, work, storage, chosen.parallelism, query.materialize)
     loaded = {r.layer.name for r in decision.records if r.loaded}
@@ -68,7 +70,7 @@ def plan(
     if start is not None:
         # Only a staged plan with the join first continues from stored tensors (they are keyed
         # by image and hold one cut's tensors), so that is the plan for the remaining layers.
-        hints = {**hints, "plan": "staged", "join_placement": "before"}
+        hints = {**hints, "plan": Strategy.STAGED, "join_placement": JoinPlacement.BEFORE}
     if loaded and computed.layers:
         work, _ = workloads.build(computed, statistics, resources.cores)
         if start is not None:
@@ -87,7 +89,7 @@ def plan(
         planned = dataclasses.replace(planned, query=computed, stages=(), alternatives=())
     resume = None
     if start is not None:
-        first = dataclasses.replace(planned.stages[0], reads="stored")
+        first = dataclasses.replace(planned.stages[0], reads=StageInput.STORED)
         planned = dataclasses.replace(planned, stages=(first, *planned.stages[1:]))
         planned = dataclasses.replace(planned, alternatives=_resumed(planned.alternatives, start))
         resume = Resume(start, decision.seconds, decision.from_images)

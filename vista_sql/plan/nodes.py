@@ -14,6 +14,7 @@ from vista_sql.catalog.models import ModelRef
 from vista_sql.catalog.pooling import DEFAULT as DEFAULT_POOLING
 from vista_sql.catalog.pooling import Pooling
 from vista_sql.plan.manifest import HANDOVER
+from vista_sql.plan.vocabulary import Cut, Join, JoinPlacement, StageInput, Storage, Strategy
 from vista_sql.plan.workload import ModelFootprint, Workload
 
 
@@ -87,7 +88,7 @@ class ExecConfig:
     partitions: int
     batch_size: int  # inference batch, also the Arrow batch
     tf_threads: int  # TensorFlow intra-op threads per task = cores ÷ concurrent tasks
-    storage_level: str
+    storage_level: Storage
     memory: MemoryPlan | None = None
     # Settings the plan wants that a running session cannot take (fixed at JVM start).
     unapplied: tuple[str, ...] = ()
@@ -95,19 +96,21 @@ class ExecConfig:
 
 
 @dataclass(frozen=True)
-class Stage:
+class PlannedStage:
+    """One CNN stage of a plan (catalog.staging.Stage is the model graph it runs)."""
+
     index: int
     layers: tuple[LayerRef, ...]  # the features this stage produces (all of them for eager)
     udf_name: str
-    reads: str  # "images", "tensors" (of the previous stage) or "stored" (Resume's tensors)
-    cut: str  # "staged" | "prefix" (input to one layer) | "all" (input to every layer)
+    reads: StageInput
+    cut: Cut
     estimated_bytes: int = 0  # the stage's cached table
 
 
 @dataclass(frozen=True)
 class Alternative:
-    strategy: str
-    join_placement: str
+    strategy: Strategy
+    join_placement: JoinPlacement
     seconds: float
     peak_bytes: int
     verdict: str  # "chosen" or why it lost
@@ -153,11 +156,11 @@ class Resume:
 @dataclass(frozen=True)
 class PhysicalPlan:
     query: TransferQuery
-    strategy: str  # "staged" | "lazy" | "eager"
-    join_placement: str  # "before" or "after" inference
-    stages: tuple[Stage, ...]
+    strategy: Strategy
+    join_placement: JoinPlacement  # before or after inference
+    stages: tuple[PlannedStage, ...]
     config: ExecConfig
-    join: str = "broadcast"  # "broadcast" | "shuffle"
+    join: Join = Join.BROADCAST
     # WHERE split by the side it reads, so each filter runs below the join and inference.
     image_filter: exp.Expr | None = None
     structured_filter: exp.Expr | None = None
@@ -168,7 +171,7 @@ class PhysicalPlan:
     # rest are loaded from what an earlier MATERIALIZE INTO recorded.
     requested: tuple[LayerRef, ...] = ()
     recorded: tuple[RecordedLayer, ...] = ()
-    resume: Resume | None = None  # stage 0 then reads "stored" tensors
+    resume: Resume | None = None  # stage 0 then reads StageInput.STORED tensors
     # What the optimizer costed the plan with (for a resumed plan: the layers after the recorded
     # one, from its tensors), shown as is by EXPLAIN COST.
     workload: Workload | None = None
@@ -188,9 +191,9 @@ def draft(query: TransferQuery) -> PhysicalPlan:
     joined rows are the same whatever is decided later)."""
     return PhysicalPlan(
         query=query,
-        strategy="staged",
-        join_placement="before",
+        strategy=Strategy.STAGED,
+        join_placement=JoinPlacement.BEFORE,
         stages=(),
-        config=ExecConfig(1, 1, 1, 1, "MEMORY_AND_DISK"),
+        config=ExecConfig(1, 1, 1, 1, Storage.DESERIALIZED),
         residual_filter=query.where,
     )

@@ -7,6 +7,7 @@ from vista_sql.catalog.roster import ALPHA
 from vista_sql.execution import lowering
 from vista_sql.optimizer import cost
 from vista_sql.plan.nodes import PhysicalPlan
+from vista_sql.plan.vocabulary import JoinPlacement, StageInput
 
 MB = 1e6
 
@@ -35,14 +36,16 @@ def _tree(plan: PhysicalPlan) -> list[str]:
     for stage in reversed(plan.stages):
         names = ", ".join(layer.name for layer in stage.layers)
         source = {
-            "tensors": "previous stage's tensors",
-            "stored": f"{plan.resume.record.layer.name}'s recorded tensors" if plan.resume else "",
+            StageInput.TENSORS: "previous stage's tensors",
+            StageInput.STORED: f"{plan.resume.record.layer.name}'s recorded tensors"
+            if plan.resume
+            else "",
         }.get(stage.reads, "images")
         lines.append(
             f"  Stage {stage.index} [{stage.cut}] {names} via {stage.udf_name}(reads {source}),"
             f" est {_mb(stage.estimated_bytes)}, {plan.config.storage_level}"
         )
-    if plan.join_placement == "before":
+    if plan.join_placement == JoinPlacement.BEFORE:
         lines += [
             f"    {join}  (before inference: only joined images are decoded)",
             f"      {scan[0]}",

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 
+from vista_sql.plan.vocabulary import Join
+
 B_MAX = 100 * 1024**2
 
 
 def apply(plan, context):
     hint = context.hints.get("join")
     if hint:
-        choice = hint
+        choice = Join(hint)
     else:
-        choice = "broadcast" if plan.statistics.structured_bytes < B_MAX else "shuffle"
+        small = plan.statistics.structured_bytes < B_MAX
+        choice = Join.BROADCAST if small else Join.SHUFFLE
     return dataclasses.replace(plan, join=choice)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 
 from vista_sql.optimizer import cost
+from vista_sql.plan.vocabulary import Persist, Storage
 
 
 def apply(plan, context):
     hint = context.hints.get("persist")
     if hint:
-        level = "MEMORY_AND_DISK" if hint == "deser" else "MEMORY_AND_DISK_SER"
+        level = Storage.DESERIALIZED if hint == Persist.DESER else Storage.SERIALIZED
     else:
         peak = cost.peak_storage(context.workload, plan.strategy, plan.join_placement)
-        level = "MEMORY_AND_DISK" if peak <= context.storage else "MEMORY_AND_DISK_SER"
+        level = Storage.DESERIALIZED if peak <= context.storage else Storage.SERIALIZED
     return dataclasses.replace(plan, config=dataclasses.replace(plan.config, storage_level=level))

@@ -16,9 +16,8 @@ import dataclasses
 
 from vista_sql.optimizer import cost, stages
 from vista_sql.plan.nodes import Alternative
+from vista_sql.plan.vocabulary import ALTERNATIVES
 
-STRATEGIES = ("staged", "lazy", "eager")
-PLACEMENTS = ("before", "after")
 TIE = 1.10
 
 
@@ -29,7 +28,7 @@ def apply(plan, context):
         "join_placement": context.hints.get("join_placement"),
     }
     scored = []
-    for rank, (strategy, placement) in enumerate((s, p) for s in STRATEGIES for p in PLACEMENTS):
+    for rank, (strategy, placement) in enumerate(ALTERNATIVES):
         seconds = cost.seconds(w, strategy, placement, storage, plan.config.parallelism)
         peak = cost.peak_storage(w, strategy, placement)
         permitted = forced["plan"] in (None, strategy) and forced["join_placement"] in (
