@@ -7,11 +7,12 @@ memory wins. If none does, planning fails before anything runs, naming the const
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 from vista_sql.errors import VistaPlanningError
-from vista_sql.plan.nodes import ExecConfig, MemoryPlan
+from vista_sql.plan.nodes import ExecConfig, MemoryPlan, Rejected
 from vista_sql.plan.vocabulary import Storage
 from vista_sql.plan.workload import ModelFootprint
 
@@ -73,11 +74,14 @@ def search(
     """The configuration for a plan whose largest stage is `single_stage_bytes`."""
     task_counts = [parallelism] if parallelism else range(res.cores, 0, -1)
     batches = [batch_size] if batch_size else BATCHES
+    rejected = []
     for tasks in task_counts:
         for batch in batches:
             memory = regions(res, fp, tasks, batch)
             if memory.storage >= MIN_STORAGE:
-                return _config(res, tasks, batch, memory, single_stage_bytes, partitions)
+                config = _config(res, tasks, batch, memory, single_stage_bytes, partitions)
+                return dataclasses.replace(config, rejected=tuple(rejected))
+            rejected.append(Rejected(tasks, batch, memory))
     memory = regions(res, fp, min(task_counts), min(batches))
     need = memory.total - memory.storage + MIN_STORAGE
     node, more = "node", "a machine with more memory"

@@ -80,6 +80,7 @@ def plan(
     unplanned = dataclasses.replace(
         unplanned, config=chosen, statistics=statistics, workload=work, footprint=footprint
     )
+    unplanned = unplanned.decided(*_sizing(chosen, resources, hints))
     planned = rules.run(unplanned, Context(work, storage, hints))
     planned = _finish(planned, work, resources, slots, storage, hints)
     if not loaded:
@@ -106,14 +107,46 @@ def _resumed(alternatives, start) -> tuple:
     )
 
 
+def _sizing(config, resources, hints) -> tuple[str, str, str]:
+    """Concurrent tasks and inference batch as config.search chose them, and why (what it ruled
+    out is on the configuration: config.rejected)."""
+    choice = f"{config.parallelism}, batch {config.batch_size}"
+    given = [f"{k} = {hints[k]}" for k in ("parallelism", "batch_size") if hints.get(k)]
+    if len(given) == 2:
+        return "parallelism", choice, f"OPTIONS ({', '.join(given)})"
+    m = config.memory
+    searched = {
+        "parallelism": f"the most concurrent tasks (≤ {resources.cores} cores)",
+        "batch_size": f"the largest batch (≤ {system_config.BATCHES[0]})",
+    }
+    sought = ", then ".join(v for k, v in searched.items() if not hints.get(k))
+    reason = (
+        f"{sought}, with ≥ {system_config.MIN_STORAGE / 1e6:,.1f} MB left for storage: TensorFlow "
+        f"{m.inference / 1e6:,.1f} MB + user {m.user / 1e6:,.1f} MB leave {m.storage / 1e6:,.1f} MB"
+    )
+    if given:
+        reason = f"OPTIONS ({given[0]}); {reason}"
+    return "parallelism", choice, reason
+
+
 def _finish(plan, work, resources, slots, storage, hints) -> PhysicalPlan:
     """Partitions for the chosen plan's largest stage; what the running session cannot take."""
     config = plan.config
-    if not hints.get("partitions"):
+    if hints.get("partitions"):
+        plan = plan.decided(
+            "partitions", config.partitions, f"OPTIONS (partitions = {hints['partitions']})"
+        )
+    else:
         largest = max(cost.stage_bytes(work, plan.strategy, plan.join_placement))
         per_round = config.parallelism * resources.nodes
         wanted = math.ceil(largest / (system_config.P_MAX * per_round)) * per_round
         config = dataclasses.replace(config, partitions=max(per_round, wanted))
+        plan = plan.decided(
+            "partitions",
+            config.partitions,
+            f"largest stage est {largest / 1e6:,.1f} MB in partitions of ≤ "
+            f"{system_config.P_MAX / 1e6:,.1f} MB, a multiple of the {per_round} task slot(s)",
+        )
     unapplied = []
     if slots and slots != config.parallelism:
         unapplied.append(

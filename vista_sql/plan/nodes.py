@@ -6,7 +6,7 @@ turns it into a `PhysicalPlan` (strategy, stages, configuration); lowering turns
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -60,6 +60,9 @@ class TransferQuery:
     folds: int | None = None  # EVALUATE CROSS VALIDATE k
 
 
+UNKNOWN_SIZE = 2**62  # Statistics.structured_bytes of a source Spark has no estimate for
+
+
 @dataclass(frozen=True)
 class Statistics:
     """What the optimizer knows about the data (counted or read from Spark, or injected)."""
@@ -93,6 +96,26 @@ class ExecConfig:
     # Settings the plan wants that a running session cannot take (fixed at JVM start).
     unapplied: tuple[str, ...] = ()
     resources: str = ""  # the cluster planned for (executors, cores, memory); "" on one machine
+    # Task counts and batches tried before this one, each leaving too little storage memory.
+    rejected: tuple[Rejected, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A configuration the search tried and ruled out, with the memory split that ruled it out."""
+
+    tasks: int
+    batch: int
+    memory: MemoryPlan
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A physical choice and why it was made, for EXPLAIN."""
+
+    what: str  # "parallelism" (with the batch), "join", "storage", "partitions"
+    choice: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -176,6 +199,16 @@ class PhysicalPlan:
     # one, from its tensors), shown as is by EXPLAIN COST.
     workload: Workload | None = None
     footprint: ModelFootprint | None = None
+    decisions: tuple[Decision, ...] = ()  # the physical choices, each with its reason
+
+    def decided(self, what: str, choice: object, reason: str) -> PhysicalPlan:
+        """This plan with the decision about `what` recorded; a decision made again replaces the
+        earlier one in place, so re-running a rule leaves the plan equal."""
+        decision = Decision(what, str(choice), reason)
+        kept = [d for d in self.decisions if d.what != what]
+        at = next((i for i, d in enumerate(self.decisions) if d.what == what), len(kept))
+        kept.insert(at, decision)
+        return replace(self, decisions=tuple(kept))
 
     @property
     def loaded(self) -> tuple[RecordedLayer, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from vista_sql.catalog.roster import ALPHA
 from vista_sql.execution import lowering
 from vista_sql.optimizer import cost
+from vista_sql.optimizer.config import MIN_STORAGE
 from vista_sql.plan.nodes import PhysicalPlan
 from vista_sql.plan.vocabulary import JoinPlacement, StageInput
 
@@ -101,6 +102,12 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
             f"{alt.strategy:>6} join {alt.join_placement:<6} est {alt.seconds:8.1f} s, "
             f"peak storage {_mb(alt.peak_bytes)}: {alt.verdict}"
         )
+    if plan.decisions:
+        lines.append("== physical decisions ==")
+        for decision in plan.decisions:
+            lines.append(f"{decision.what} {decision.choice}: {decision.reason}")
+            if decision.what == "parallelism":
+                lines += _rejected(plan.config.rejected)
     if with_cost and plan.workload is not None and plan.query.layers:
         lines += _cost_inputs(plan)
     lines.append("== Spark SQL ==")
@@ -112,6 +119,24 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
             lines.append(stage.uncache_previous + ";")
         lines += [select + ";" for select in stage.features]
     return "\n".join(lines)
+
+
+def _rejected(rejected) -> list[str]:
+    """What ruled out larger configurations, one line per task count (its smallest batch tried,
+    the most storage that count could leave)."""
+    by_tasks: dict[int, list] = {}
+    for candidate in rejected:
+        by_tasks.setdefault(candidate.tasks, []).append(candidate)
+    lines = []
+    for tasks, tried in by_tasks.items():
+        best = tried[-1].memory
+        batches = ", ".join(str(c.batch) for c in tried)
+        lines.append(
+            f"  ruled out {tasks} task(s) with batch {batches}: at best TensorFlow "
+            f"{_mb(best.inference)} + user {_mb(best.user)} leave {_mb(best.storage)} storage "
+            f"< {_mb(MIN_STORAGE)}"
+        )
+    return lines
 
 
 def _cost_inputs(plan: PhysicalPlan) -> list[str]:

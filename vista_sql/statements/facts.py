@@ -29,14 +29,13 @@ from vista_sql.optimizer.config import MIB, Resources
 from vista_sql.plan import nodes
 from vista_sql.plan.columns import KEY, quoted
 from vista_sql.plan.manifest import Manifest
-from vista_sql.plan.nodes import RecordedLayer, Statistics, TransferQuery
+from vista_sql.plan.nodes import UNKNOWN_SIZE, RecordedLayer, Statistics, TransferQuery
 from vista_sql.spark import remote
 
 OVERHEAD_MIN_MIB = 384  # spark.executor.minMemoryOverhead's default
 REGISTER_WAIT = 30.0  # seconds to wait for the first executors of a fresh cluster session
 _seen: dict[str, list[int]] = {}  # application id -> executor cores last found stable
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)b?\s*$", re.IGNORECASE)
-_UNKNOWN = 2**62
 _UNITS = {unit: 1024**i for i, unit in enumerate(("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"))}
 _STATS = re.compile(r"Statistics\(sizeInBytes=([\d.E+]+) ([KMGTPE]?i?B)")
 
@@ -93,7 +92,7 @@ def _size_in_bytes(frame) -> int:
     try:
         return int(str(frame._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
     except Exception:  # a source without statistics
-        return _UNKNOWN
+        return UNKNOWN_SIZE
 
 
 def _explained_size(frame) -> int:
@@ -101,10 +100,10 @@ def _explained_size(frame) -> int:
     try:
         text = frame._explain_string(mode="cost")
     except Exception:  # noqa: BLE001 - a source without statistics
-        return _UNKNOWN
+        return UNKNOWN_SIZE
     found = _STATS.search(text)  # the first one is the plan's root
     if not found:
-        return _UNKNOWN
+        return UNKNOWN_SIZE
     return int(float(found.group(1)) * _UNITS[found.group(2)])
 
 

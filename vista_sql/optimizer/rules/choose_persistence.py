@@ -17,7 +17,15 @@ def apply(plan, context):
     hint = context.hints.get("persist")
     if hint:
         level = Storage.DESERIALIZED if hint == Persist.DESER else Storage.SERIALIZED
+        reason = f"OPTIONS (persist = '{hint}')"
     else:
         peak = cost.peak_storage(context.workload, plan.strategy, plan.join_placement)
-        level = Storage.DESERIALIZED if peak <= context.storage else Storage.SERIALIZED
-    return dataclasses.replace(plan, config=dataclasses.replace(plan.config, storage_level=level))
+        fits = peak <= context.storage
+        level = Storage.DESERIALIZED if fits else Storage.SERIALIZED
+        reason = (
+            f"the plan's peak {peak / 1e6:,.1f} MB {'≤' if fits else '>'} storage memory "
+            f"{context.storage / 1e6:,.1f} MB: "
+            + ("deserialized, fastest to read" if fits else "serialized, compact; the rest spills")
+        )
+    config = dataclasses.replace(plan.config, storage_level=level)
+    return dataclasses.replace(plan, config=config).decided("storage", level, reason)
