@@ -19,7 +19,7 @@ from vista_sql.plan.nodes import (
     TransferQuery,
     draft,
 )
-from vista_sql.plan.vocabulary import JoinPlacement, StageInput, Strategy
+from vista_sql.plan.vocabulary import JoinPlacement, Strategy
 from vista_sql.plan.workload import Workload
 
 
@@ -28,6 +28,22 @@ class Context:
     workload: Workload
     storage: int  # storage memory the stages may hold
     hints: dict
+    resume_from: str | None = None  # the recorded layer whose tensors stage 0 reads
+
+
+def context(plan: PhysicalPlan, hints: dict | None = None) -> Context:
+    """The context the rules ran in for `plan` (planned with `hints`, the query's OPTIONS unless
+    given): running them again in it must leave the plan as it is."""
+    hints = dict(plan.query.options) if hints is None else dict(hints)
+    start = plan.resume.record.layer.name if plan.resume else None
+    if start is not None:
+        hints = {**hints, **_RESUMED}
+    return Context(plan.workload, plan.storage_memory, hints, start)
+
+
+# Only a staged plan with the join first continues from stored tensors (they are keyed by image
+# and hold one cut's tensors), so that is the plan for the remaining layers.
+_RESUMED = {"plan": Strategy.STAGED, "join_placement": JoinPlacement.BEFORE}
 
 
 def plan(
@@ -68,9 +84,7 @@ def plan(
         query, layers=tuple(x for x in query.layers if x.name not in loaded)
     )
     if start is not None:
-        # Only a staged plan with the join first continues from stored tensors (they are keyed
-        # by image and hold one cut's tensors), so that is the plan for the remaining layers.
-        hints = {**hints, "plan": Strategy.STAGED, "join_placement": JoinPlacement.BEFORE}
+        hints = {**hints, **_RESUMED}
     if loaded and computed.layers:
         work, _ = workloads.build(computed, statistics, resources.cores)
         if start is not None:
@@ -78,10 +92,16 @@ def plan(
             work = reuse.continued(full, start.layer.name)
     unplanned = draft(computed if loaded and computed.layers else query)
     unplanned = dataclasses.replace(
-        unplanned, config=chosen, statistics=statistics, workload=work, footprint=footprint
+        unplanned,
+        config=chosen,
+        statistics=statistics,
+        workload=work,
+        footprint=footprint,
+        storage_memory=storage,
     )
     unplanned = unplanned.decided(*_sizing(chosen, resources, hints))
-    planned = rules.run(unplanned, Context(work, storage, hints))
+    resume_from = start.layer.name if start is not None else None
+    planned = rules.run(unplanned, Context(work, storage, hints, resume_from))
     planned = _finish(planned, work, resources, slots, storage, hints)
     if not loaded:
         return dataclasses.replace(planned, recorded=decision.records)
@@ -90,20 +110,9 @@ def plan(
         planned = dataclasses.replace(planned, query=computed, stages=(), alternatives=())
     resume = None
     if start is not None:
-        first = dataclasses.replace(planned.stages[0], reads=StageInput.STORED)
-        planned = dataclasses.replace(planned, stages=(first, *planned.stages[1:]))
-        planned = dataclasses.replace(planned, alternatives=_resumed(planned.alternatives, start))
         resume = Resume(start, decision.seconds, decision.from_images)
     return dataclasses.replace(
         planned, requested=query.layers, recorded=decision.records, resume=resume
-    )
-
-
-def _resumed(alternatives, start) -> tuple:
-    reason = f"excluded: continuing from {start.layer.name}'s recorded tensors"
-    return tuple(
-        dataclasses.replace(a, verdict=reason) if a.verdict == "excluded by OPTIONS" else a
-        for a in alternatives
     )
 
 

@@ -199,6 +199,7 @@ class PhysicalPlan:
     # one, from its tensors), shown as is by EXPLAIN COST.
     workload: Workload | None = None
     footprint: ModelFootprint | None = None
+    storage_memory: int = 0  # what the stages may hold on all nodes (the session's, if less)
     decisions: tuple[Decision, ...] = ()  # the physical choices, each with its reason
 
     def decided(self, what: str, choice: object, reason: str) -> PhysicalPlan:

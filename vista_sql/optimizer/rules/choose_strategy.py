@@ -16,7 +16,7 @@ import dataclasses
 
 from vista_sql.optimizer import cost, stages
 from vista_sql.plan.nodes import Alternative
-from vista_sql.plan.vocabulary import ALTERNATIVES
+from vista_sql.plan.vocabulary import ALTERNATIVES, StageInput
 
 TIE = 1.10
 
@@ -43,6 +43,8 @@ def apply(plan, context):
     for strategy, placement, seconds, peak, allowed, _ in scored:
         if (strategy, placement) == best[:2]:
             verdict = "chosen"
+        elif not allowed and context.resume_from:
+            verdict = f"excluded: continuing from {context.resume_from}'s recorded tensors"
         elif not allowed:
             verdict = "excluded by OPTIONS"
         else:
@@ -53,10 +55,13 @@ def apply(plan, context):
                 verdict += f"; holds {peak / 1e6:.0f} MB > {storage / 1e6:.0f} MB storage, spills"
         alternatives.append(Alternative(strategy, placement, round(seconds, 2), peak, verdict))
     strategy, placement = best[0], best[1]
+    built = stages.build(plan.query, strategy, placement, w)
+    if context.resume_from:
+        built = (dataclasses.replace(built[0], reads=StageInput.STORED), *built[1:])
     return dataclasses.replace(
         plan,
         strategy=strategy,
         join_placement=placement,
-        stages=stages.build(plan.query, strategy, placement, w),
+        stages=built,
         alternatives=tuple(alternatives),
     )
