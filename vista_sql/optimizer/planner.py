@@ -20,7 +20,7 @@ from vista_sql.plan.nodes import (
     draft,
 )
 from vista_sql.plan.vocabulary import JoinPlacement, Strategy
-from vista_sql.plan.workload import Workload
+from vista_sql.plan.workload import Profile, Workload
 
 
 @dataclass(frozen=True)
@@ -55,13 +55,15 @@ def plan(
     storage_limit: int | None = None,
     records: tuple[RecordedLayer, ...] = (),
     hints: dict | None = None,
+    profile: Profile | None = None,
 ) -> PhysicalPlan:
     """Plan `query` from values alone (statements/facts.py reads them from a session): its
     statistics, the resources of a node, the task slots a node runs (None: unknown), the storage
     memory the session really has (None: no limit beyond the plan's), the layers earlier
-    MATERIALIZE INTO statements recorded, and the hints (the query's OPTIONS unless given)."""
+    MATERIALIZE INTO statements recorded, the hints (the query's OPTIONS unless given) and the
+    CNN's profile (measured from its graph unless given)."""
     hints = dict(query.options) if hints is None else dict(hints)
-    work, footprint = workloads.build(query, statistics, resources.cores)
+    work, footprint = workloads.build(query, statistics, resources.cores, profile)
     largest = max(cost.stage_bytes(work, Strategy.STAGED, JoinPlacement.BEFORE))
     chosen = system_config.search(
         resources,
@@ -86,9 +88,9 @@ def plan(
     if start is not None:
         hints = {**hints, **_RESUMED}
     if loaded and computed.layers:
-        work, _ = workloads.build(computed, statistics, resources.cores)
+        work, _ = workloads.build(computed, statistics, resources.cores, profile)
         if start is not None:
-            full, _ = workloads.build(query, statistics, resources.cores)
+            full, _ = workloads.build(query, statistics, resources.cores, profile)
             work = reuse.continued(full, start.layer.name)
     unplanned = draft(computed if loaded and computed.layers else query)
     unplanned = dataclasses.replace(

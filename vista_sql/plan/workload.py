@@ -29,3 +29,13 @@ class ModelFootprint:
     parameter_bytes: int
     activation_bytes: int  # the largest layer input + output of one image, the live peak
     downstream_bytes: int  # the downstream model's coefficients and optimiser state
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the cost model takes from the CNN itself, measured from its graph
+    (optimizer/workload.profile) or given (tests plan without building a model)."""
+
+    layers: tuple[LayerCost, ...]  # the statement's layers, shallowest first
+    parameter_bytes: int
+    activation_bytes: int  # the largest layer input + output of one image
