@@ -19,10 +19,10 @@ from spark_daemons import Daemons
 from test_optimizer_rules import _query, _stats
 from tolerances import same_metrics
 
-from vista_sql.errors import VistaBindError
-from vista_sql.optimizer import planner, resources
+from vista_sql.errors import VistaPlanningError
+from vista_sql.optimizer import planner
 from vista_sql.optimizer.config import GIB, MIB, Resources
-from vista_sql.statements import explain
+from vista_sql.statements import explain, facts
 
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark
@@ -61,17 +61,17 @@ def test_partitions_fill_every_executors_task_slots():
 
 
 def test_too_small_executors_fail_naming_executor_memory():
-    with pytest.raises(VistaBindError) as caught:
+    with pytest.raises(VistaPlanningError) as caught:
         _cluster_plan(executors=2, cores=1, memory=1 * GIB)
     message = str(caught.value)
     assert "the executor needs" in message and "spark.executor.memoryOverhead" in message
 
 
 def test_memory_sizes_read_as_spark_reads_them():
-    assert resources._bytes("2g") == 2 * GIB
-    assert resources._bytes("512m") == 512 * MIB
-    assert resources._bytes("1024") == 1024 * MIB  # a bare number is MiB for executor memory
-    assert resources._bytes(None, default_mib=1024) == GIB
+    assert facts.jvm_bytes("2g") == 2 * GIB
+    assert facts.jvm_bytes("512m") == 512 * MIB
+    assert facts.jvm_bytes("1024") == 1024 * MIB  # a bare number is MiB for executor memory
+    assert facts.jvm_bytes(None, default_mib=1024) == GIB
 
 
 def _metrics(rows) -> dict[str, tuple]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_optimizer_rules import _plan
 
-from vista_sql.errors import VistaBindError
+from vista_sql.errors import VistaPlanningError
 from vista_sql.optimizer import container, resources
 from vista_sql.optimizer.config import GIB, Resources
 from vista_sql.statements import explain
@@ -105,5 +105,5 @@ def test_explain_names_the_container_limit_the_plan_was_made_in():
 
 @pytest.mark.cnn
 def test_a_container_too_small_asks_for_a_higher_limit():
-    with pytest.raises(VistaBindError, match="a higher memory limit for the container"):
+    with pytest.raises(VistaPlanningError, match="a higher memory limit for the container"):
         _plan(resources=Resources(cores=2, memory=2 * GIB, source="container limit, m"))

@@ -77,3 +77,34 @@ def test_explain_of_a_plan_continuing_from_recorded_layers_matches_golden():
     assert text == golden.read_text(), (
         f"regenerate with VISTA_UPDATE_GOLDEN=1 if intended: {golden}"
     )
+
+
+def test_explain_cost_prints_the_workload_the_optimizer_costed():
+    from test_optimizer_rules import _plan, _plan_with, _recorded
+
+    # One task on two cores: the cost model still counts both cores (inference threads use them).
+    planned = _plan(_query(options=(("parallelism", 1),)))
+    assert planned.workload.cores == 2 and planned.config.parallelism == 1
+    assert "after 1000; 2 core(s)" in explain.render(planned, 1, with_cost=True)
+    # A resumed plan was costed from the recorded tensors, not from the input.
+    query = _query()
+    resumed = _plan_with(_recorded(query, ["conv4_block6_out"], handover=["conv4_block6_out"]))
+    text = explain.render(resumed, 1, with_cost=True)
+    assert "inference starts from recorded tensors" in text
+    assert "avg_pool: 2048 features, 1,467 MFLOPs from the recorded tensors" in text
+
+
+def test_explain_gives_the_reason_for_every_physical_decision():
+    from test_optimizer_rules import _plan
+
+    tight = _plan(resources=Resources(cores=2, memory=int(3.6 * GIB)), storage=50 * 1024**2)
+    assert [c.tasks for c in tight.config.rejected] == [2] * 6
+    text = explain.render(tight, 1)
+    assert "  ruled out 2 task(s) with batch 32, 16, 8, 4, 2, 1: at best TensorFlow" in text
+    assert "storage MEMORY_AND_DISK_SER: the plan's peak 68.9 MB > storage memory 52.4 MB" in text
+    hinted = _plan(_query(options=(("join", "shuffle"), ("persist", "deser"), ("partitions", 3))))
+    reasons = {d.what: d.reason for d in hinted.decisions}
+    assert reasons["join"] == "OPTIONS (join = 'shuffle')"
+    assert reasons["storage"] == "OPTIONS (persist = 'deser')"
+    assert reasons["partitions"] == "OPTIONS (partitions = 3)"
+    assert reasons["parallelism"].startswith("the most concurrent tasks (≤ 2 cores)")

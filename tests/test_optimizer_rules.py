@@ -10,7 +10,8 @@ from sqlglot import exp
 
 from vista_sql.catalog import models, pooling
 from vista_sql.catalog.weights import WeightsRef
-from vista_sql.errors import VistaBindError
+from vista_sql.dbapi import exceptions as dbapi_errors
+from vista_sql.errors import VistaExecutionError, VistaPlanningError
 from vista_sql.execution import lowering
 from vista_sql.optimizer import planner, rules
 from vista_sql.optimizer.config import GIB, Resources
@@ -90,11 +91,14 @@ def test_too_little_memory_for_two_tensorflow_tasks_runs_one():
 
 
 def test_impossible_memory_fails_before_running_naming_the_constraint():
-    with pytest.raises(VistaBindError) as caught:
+    with pytest.raises(VistaPlanningError) as caught:
         _plan(resources=Resources(cores=2, memory=2 * GIB))
     message = str(caught.value)
     assert message.startswith("no feasible plan:") and "TensorFlow" in message
     assert "batch_size" in message and "\n" not in message
+    # The statement is valid; the resources are short: an operational error, not a programming one.
+    assert isinstance(caught.value, VistaExecutionError)
+    assert type(dbapi_errors.from_vista(caught.value)) is dbapi_errors.OperationalError
 
 
 def test_where_on_structured_columns_runs_below_the_join_and_inference():
@@ -111,16 +115,19 @@ def test_where_on_structured_columns_runs_below_the_join_and_inference():
 
 
 def test_rule_batches_are_idempotent():
+    """Running every batch again on a finished plan, in the context it was planned in, gives the
+    same plan: every field, not only those one rule writes, for a resumed plan too."""
     where = sqlglot.parse_one("`tab`.`price` > 10", read="spark")
-    for query in (_query(), _query(where=where), _query(options=(("plan", "lazy"),))):
-        planned = _plan(query)
-        context = planner.Context(
-            workload=planner.workloads.build(query, planned.statistics, 2)[0],
-            storage=8 * GIB,
-            hints=dict(query.options),
-        )
-        again = rules.run(planned, context)
-        assert dataclasses.replace(again, config=planned.config) == planned
+    plans = [
+        _plan(query)
+        for query in (_query(), _query(where=where), _query(options=(("plan", "lazy"),)))
+    ]
+    plans.append(_plan(stats=_stats(structured_bytes=3 * GIB), storage=50 * 1024**2))
+    records = _recorded(_query(), ["conv4_block6_out"], handover=["conv4_block6_out"])
+    resumed = _plan_with(records)
+    assert resumed.resume is not None
+    for planned in [*plans, resumed]:
+        assert rules.run(planned, planner.context(planned)) == planned
 
 
 @pytest.mark.parametrize(

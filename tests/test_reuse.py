@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from tolerances import same_metrics
 
-from vista_sql.optimizer.recorded import REUSE_PATHS
-from vista_sql.plan.materialize_target import MANIFEST
+from vista_sql.execution.recorded import REUSE_PATHS
+from vista_sql.plan.manifest import MANIFEST
 
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark

@@ -1,7 +1,13 @@
 """vista_sql: feature transfer from deep CNNs as one declarative statement on Spark."""
 
 from vista_sql.dialect import Vista
-from vista_sql.errors import VistaBindError, VistaError, VistaExecutionError, VistaSyntaxError
+from vista_sql.errors import (
+    VistaBindError,
+    VistaError,
+    VistaExecutionError,
+    VistaPlanningError,
+    VistaSyntaxError,
+)
 
 __all__ = [
     "Vista",
@@ -9,6 +15,7 @@ __all__ = [
     "VistaSyntaxError",
     "VistaBindError",
     "VistaExecutionError",
+    "VistaPlanningError",
     "VistaSession",
 ]
 

@@ -52,6 +52,11 @@ class VistaExecutionError(VistaError):
     """Spark, TensorFlow or the data refused to do what a valid plan asked."""
 
 
+class VistaPlanningError(VistaExecutionError):
+    """A valid statement no configuration can run on the resources at hand (too little memory):
+    the statement is right, the machine or cluster is not, so it reads as an operational error."""
+
+
 def find_named(registry: dict, name: str, what: str):
     """registry[name.lower()], or a bind error listing the known names and the closest one."""
     found = registry.get(name.lower())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vista_sql.plan.materialize_target import MANIFEST
+from vista_sql.plan.manifest import MANIFEST
 
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark

@@ -33,7 +33,7 @@ class _Graph:
     last_consumer: dict  # tensor name → position of its last consumer
 
 
-def _tensor_name(tensor) -> str:
+def tensor_name(tensor) -> str:
     history = tensor._keras_history
     return f"{history.operation.name}:{history.node_index}:{history.tensor_index}"
 
@@ -52,15 +52,15 @@ def _graph(model) -> _Graph:
             if make_node_key(op, index) not in own:
                 continue
             for tensor in node.output_tensors:
-                name = _tensor_name(tensor)
+                name = tensor_name(tensor)
                 tensors[name] = tensor
                 producer[name] = position[op.name]
             for tensor in node.input_tensors:
-                name = _tensor_name(tensor)
+                name = tensor_name(tensor)
                 last_consumer[name] = max(last_consumer.get(name, -1), position[op.name])
     for tensor in model.inputs:
-        tensors[_tensor_name(tensor)] = tensor
-        producer[_tensor_name(tensor)] = -1
+        tensors[tensor_name(tensor)] = tensor
+        producer[tensor_name(tensor)] = -1
     return _Graph(position, tensors, producer, last_consumer)
 
 
@@ -71,7 +71,7 @@ def ancestors(tensor) -> tuple[set[str], set[str]]:
     stack = [tensor]
     while stack:
         current = stack.pop()
-        name = _tensor_name(current)
+        name = tensor_name(current)
         if name in seen_tensors:
             continue
         seen_tensors.add(name)
@@ -107,9 +107,9 @@ def plan_cuts(model, layers: list[str]) -> list[StageCut]:
     # feeds, say, only the classifier head past that layer is never computed.
     needed, _ = ancestors(model.get_layer(layers[-1]).output)
     cuts: list[StageCut] = []
-    inputs = tuple(_tensor_name(t) for t in model.inputs)
+    inputs = tuple(tensor_name(t) for t in model.inputs)
     for index, layer in enumerate(layers):
-        feature = _tensor_name(model.get_layer(layer).output)
+        feature = tensor_name(model.get_layer(layer).output)
         is_last = index == len(layers) - 1
         crossing = (
             ()
@@ -132,11 +132,11 @@ def plan_cuts(model, layers: list[str]) -> list[StageCut]:
 
 def single_pass_cut(model, layers: list[str]) -> StageCut:
     """One stage from the model input to every layer at once (the eager plan)."""
-    names = tuple(_tensor_name(model.get_layer(layer).output) for layer in layers)
+    names = tuple(tensor_name(model.get_layer(layer).output) for layer in layers)
     outputs = tuple(dict.fromkeys(names))
     return StageCut(
         layer=layers[-1],
-        inputs=tuple(_tensor_name(t) for t in model.inputs),
+        inputs=tuple(tensor_name(t) for t in model.inputs),
         outputs=outputs,
         feature_outputs=tuple(outputs.index(name) for name in names),
         frontier=(),

@@ -16,22 +16,23 @@ import pandas as pd
 
 from vista_sql.catalog import images, models, pooling, staging
 from vista_sql.catalog.resident import Resident
+from vista_sql.plan.vocabulary import Cut
 
 
 @dataclass(frozen=True)
 class StageTask:
     model: models.ModelRef
     layers: tuple[str, ...]  # the layers the cut is planned over, shallowest first
-    index: int  # for "staged": which cut of `layers` this stage runs
-    cut: str  # "staged" | "prefix" (input to layers[index]) | "all" (input to every layer)
+    index: int  # for Cut.STAGED: which cut of `layers` this stage runs
+    cut: Cut  # PREFIX: input to layers[index]; ALL: input to every layer
     pooling: pooling.Pooling
     batch_size: int
     threads: int
 
     def plan_cut(self, model) -> staging.StageCut:
-        if self.cut == "staged":
+        if self.cut == Cut.STAGED:
             return staging.plan_cuts(model, list(self.layers))[self.index]
-        if self.cut == "prefix":
+        if self.cut == Cut.PREFIX:
             return staging.plan_cuts(model, [self.layers[self.index]])[0]
         return staging.single_pass_cut(model, list(self.layers))
 
@@ -75,7 +76,7 @@ class StageRunner:
         return frame, len(good)
 
     def _inputs(self, column: pd.Series, errors: list) -> tuple[list[np.ndarray], list[int]]:
-        if self.task.cut != "staged" or self.task.index == 0:
+        if self.task.cut != Cut.STAGED or self.task.index == 0:
             decoded, good = [], []
             for row, data in enumerate(column):
                 try:

@@ -13,31 +13,21 @@ from sqlglot import exp
 
 from vista_sql.execution.inference import StageTask
 from vista_sql.plan.binder import IMAGES, TABLE
-from vista_sql.plan.nodes import PhysicalPlan, Stage
+from vista_sql.plan.columns import IMAGE, IS_TEST, KEY, LABEL, OUT, TENSORS, quoted
+from vista_sql.plan.nodes import PhysicalPlan, PlannedStage
+from vista_sql.plan.vocabulary import Join, JoinPlacement, StageInput
 
-KEY, IMAGE, LABEL, IS_TEST, OUT = (
-    "__vista_key",
-    "__vista_image",
-    "__vista_label",
-    "__vista_is_test",
-    "__vista_out",
-)
-TENSORS = "__vista_tensors"  # hand-over tensors read back from a recorded layer
 SPLIT_BUCKETS = 10_000
 
 
 @dataclass(frozen=True)
 class StageSql:
-    stage: Stage
+    stage: PlannedStage
     table: str  # the cached table holding this stage's output
     cache: str  # CACHE TABLE ... AS SELECT ...
     uncache_previous: str | None  # staged plans release the stage they read, once cached
     features: tuple[str, ...]  # per layer of the stage: SELECT of its training rows
     task: StageTask
-
-
-def quoted(name: str) -> str:
-    return exp.to_identifier(name, quoted=True).sql(dialect="spark")
 
 
 def _sql(tree: exp.Expr) -> str:
@@ -75,7 +65,7 @@ def _hint(plan: PhysicalPlan, repartition: bool, join: bool) -> exp.Hint | None:
     if join:
         # Broadcast ships the small structured side to every task (no shuffle of image bytes);
         # a shuffle hash join is the choice when it is too big to copy everywhere.
-        name = "BROADCAST" if plan.join == "broadcast" else "SHUFFLE_HASH"
+        name = "BROADCAST" if plan.join == Join.BROADCAST else "SHUFFLE_HASH"
         hints.append(exp.Anonymous(this=name, expressions=[exp.to_identifier(TABLE, quoted=True)]))
     return exp.Hint(expressions=hints) if hints else None
 
@@ -144,7 +134,7 @@ def images_select(plan: PhysicalPlan) -> exp.Select:
 
 def carried_columns(plan: PhysicalPlan) -> list[str]:
     """Columns every stage table keeps beside the CNN output."""
-    if plan.join_placement == "after":
+    if plan.join_placement == JoinPlacement.AFTER:
         return [KEY, *image_join_columns(plan)]
     return [KEY, *plan.query.features, LABEL, IS_TEST]
 
@@ -160,7 +150,7 @@ def features_select(plan: PhysicalPlan, table: str, position: int) -> exp.Select
     )
     features = exp.alias_(layer, "features", quoted=True)
     stage = exp.alias_(_table(quoted(table)), IMAGES, table=True, quoted=True)
-    if plan.join_placement == "after":
+    if plan.join_placement == JoinPlacement.AFTER:
         select = _joined(plan, stage, _col(KEY, IMAGES), [])
         select.set("hint", _hint(plan, repartition=False, join=True))
     else:
@@ -205,20 +195,21 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     if plan.resume is not None:
         layers, offset = (plan.resume.record.layer.name, *layers), 1
     carried = [_col(c) for c in carried_columns(plan)]
-    source = joined_select(plan) if plan.join_placement == "before" else images_select(plan)
+    before = plan.join_placement == JoinPlacement.BEFORE
+    source = joined_select(plan) if before else images_select(plan)
     lowered: list[StageSql] = []
     previous: str | None = None
     for stage in plan.stages:
-        if stage.reads == "tensors":
+        if stage.reads == StageInput.TENSORS:
             origin: exp.Expr = _table(quoted(previous))
             argument: exp.Expr = _field(_col(OUT), "tensors")
-        elif stage.reads == "stored":
+        elif stage.reads == StageInput.STORED:
             origin, argument = stored_select(plan).subquery("images"), _col(TENSORS)
         else:
             origin, argument = source.subquery("images", copy=True), _col(IMAGE)
         udf = exp.Anonymous(this=stage.udf_name, expressions=[argument])
         query = exp.select(*carried, exp.alias_(udf, OUT, quoted=True)).from_(origin)
-        if stage.reads == "tensors":
+        if stage.reads == StageInput.TENSORS:
             query = query.where(_ok())
         table = _stage_table(statement_id, stage.index)
         cache = exp.Cache(
@@ -227,7 +218,7 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
             options=[exp.Literal.string("storageLevel"), exp.Literal.string(config.storage_level)],
             expression=query,
         )
-        releases = previous if stage.reads == "tensors" else None
+        releases = previous if stage.reads == StageInput.TENSORS else None
         lowered.append(
             StageSql(
                 stage=stage,

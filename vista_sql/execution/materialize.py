@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import shutil
 import time
@@ -13,27 +12,16 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from vista_sql.execution import lowering
-from vista_sql.plan.materialize_target import MANIFEST
+from vista_sql.plan import manifest
 from vista_sql.spark import remote
 
-HANDOVER = "_handover"  # inside a layer's directory: hidden from readers of its features
 # How long a failed write waits for its killed tasks to end before removing what they wrote.
 WRITE_TASKS_STOP_SECONDS = 60.0
 
 
-def _rewrite_manifest(root: str, change) -> None:
-    """Apply `change` to the manifest's layers, replacing the file atomically."""
-    manifest = Path(root) / MANIFEST
-    layers = json.loads(manifest.read_text())["layers"] if manifest.exists() else {}
-    change(layers)
-    staging = manifest.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
-    staging.write_text(json.dumps({"layers": layers}, indent=2, sort_keys=True))
-    os.replace(staging, manifest)
-
-
-def record(root: str, layer: str, entry: dict) -> None:
+def record(root: str, layer: str, entry: manifest.Entry) -> None:
     """Note a complete layer in the manifest."""
-    _rewrite_manifest(root, lambda layers: layers.__setitem__(layer, entry))
+    manifest.update(root, lambda layers: layers.__setitem__(layer, entry))
 
 
 def _publish(frame, target: Path) -> None:
@@ -65,27 +53,21 @@ def write_handover(spark, root: str, layer: str, table: str, names) -> None:
     out = lowering.quoted(lowering.OUT)
     frame = spark.table(lowering.quoted(table)).where(F.col(f"{out}.error").isNull())
     tensors = F.col(f"{out}.tensors").alias("tensors")
-    _publish(
-        frame.select(F.col(lowering.quoted(lowering.KEY)), tensors), Path(root) / layer / HANDOVER
-    )
-    _rewrite_manifest(root, lambda layers: layers[layer].__setitem__("handover", list(names)))
+    target = manifest.handover_path(root, layer)
+    _publish(frame.select(F.col(lowering.quoted(lowering.KEY)), tensors), target)
+    manifest.set_handover(root, layer, names)
 
 
 def drop_handover(root: str, layer: str) -> None:
     """Once a deeper layer's tensors are kept, a shallower layer's are never the better start.
     Only called once the statement is done: its stage views still name the files until then."""
-
-    def forget(layers: dict) -> None:
-        if layer in layers:
-            layers[layer].pop("handover", None)
-
-    _rewrite_manifest(root, forget)
-    shutil.rmtree(Path(root) / layer / HANDOVER, ignore_errors=True)
+    manifest.forget_handover(root, layer)
+    shutil.rmtree(manifest.handover_path(root, layer), ignore_errors=True)
 
 
 def write_layer(frame, root: str, layer: str, key: str) -> Path:
     """Write `<root>/<layer>/` with columns `<key>` and `features`."""
-    target = Path(root) / layer
+    target = manifest.layer_path(root, layer)
     target.parent.mkdir(parents=True, exist_ok=True)
     features = frame.selectExpr(
         f"{lowering.quoted(lowering.KEY)} AS {lowering.quoted(key)}", "features"
@@ -94,19 +76,19 @@ def write_layer(frame, root: str, layer: str, key: str) -> Path:
     return target
 
 
-def entry(q, layer, images_identity: str | None, rows: int) -> dict:
+def entry(q, layer, images_identity: str | None, rows: int) -> manifest.Entry:
     """What a later statement checks before loading this layer instead of computing it."""
-    return {
-        "cnn": q.cnn.identity(),
-        "layer": layer.name,
-        "pooling": q.pooling.describe(),
-        "feature_dim": layer.feature_dim,
-        "images": q.images.name,
-        "images_identity": images_identity,
-        "key": q.key,
-        "rows": rows,
-        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return manifest.Entry(
+        cnn=q.cnn.identity(),
+        layer=layer.name,
+        pooling=q.pooling.describe(),
+        feature_dim=layer.feature_dim,
+        images=q.images.name,
+        images_identity=images_identity,
+        key=q.key,
+        rows=rows,
+        written_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
 
 
 def load_layer(spark, plan, record):

@@ -21,10 +21,10 @@ from pathlib import Path
 from pyspark import StorageLevel
 
 from vista_sql.catalog import models as cnn_models
-from vista_sql.execution import checks, events, lowering, materialize, udfs
+from vista_sql.execution import checks, events, lowering, materialize, recorded, udfs
 from vista_sql.ml import models, training
-from vista_sql.optimizer import recorded
 from vista_sql.plan.nodes import PhysicalPlan
+from vista_sql.plan.vocabulary import Cut, StageInput, Strategy
 from vista_sql.spark import failures, remote
 
 log = logging.getLogger("vista_sql")
@@ -168,7 +168,7 @@ def run(
                 _report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
             # A staged plan's hand-over tensors are kept with the layer as soon as it is written,
             # so a driver dying later resumes from there.
-            keep = q.materialize and stage.stage.cut == "staged" and stage is not stages[-1]
+            keep = q.materialize and stage.stage.cut == Cut.STAGED and stage is not stages[-1]
             then = partial(_keep_handover, spark, q, stage, handed_over) if keep else None
             fits = []
             for layer, features in zip(stage.stage.layers, stage.features, strict=True):
@@ -177,7 +177,7 @@ def run(
                 fits.append((layer, fit))
             # The stage's table stays cached until every layer it feeds is trained.
             collect(fits, time.perf_counter() - started, mark)
-            if stage.stage.reads == "images" and plan.strategy != "staged":
+            if stage.stage.reads == StageInput.IMAGES and plan.strategy != Strategy.STAGED:
                 _release(spark, stage.table)  # lazy and eager stages feed no later stage
         if baseline_fit is not None:
             with failures.during("training the structured-only baseline", mark):

@@ -7,11 +7,14 @@ memory wins. If none does, planning fails before anything runs, naming the const
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
-from vista_sql.errors import VistaBindError
-from vista_sql.plan.nodes import ExecConfig, MemoryPlan
+from vista_sql.errors import VistaPlanningError
+from vista_sql.plan.nodes import ExecConfig, MemoryPlan, Rejected
+from vista_sql.plan.vocabulary import Storage
+from vista_sql.plan.workload import ModelFootprint
 
 GIB = 1024**3
 MIB = 1024**2
@@ -44,13 +47,6 @@ class Resources:
         )
 
 
-@dataclass(frozen=True)
-class ModelFootprint:
-    parameter_bytes: int
-    activation_bytes: int  # the largest layer input + output of one image, the live peak
-    downstream_bytes: int  # the downstream model's coefficients and optimiser state
-
-
 def regions(res: Resources, fp: ModelFootprint, tasks: int, batch: int) -> MemoryPlan:
     if res.executor:
         # An executor's memory is its container's: the host's OS lives outside it, and Spark
@@ -78,11 +74,14 @@ def search(
     """The configuration for a plan whose largest stage is `single_stage_bytes`."""
     task_counts = [parallelism] if parallelism else range(res.cores, 0, -1)
     batches = [batch_size] if batch_size else BATCHES
+    rejected = []
     for tasks in task_counts:
         for batch in batches:
             memory = regions(res, fp, tasks, batch)
             if memory.storage >= MIN_STORAGE:
-                return _config(res, tasks, batch, memory, single_stage_bytes, partitions)
+                config = _config(res, tasks, batch, memory, single_stage_bytes, partitions)
+                return dataclasses.replace(config, rejected=tuple(rejected))
+            rejected.append(Rejected(tasks, batch, memory))
     memory = regions(res, fp, min(task_counts), min(batches))
     need = memory.total - memory.storage + MIN_STORAGE
     node, more = "node", "a machine with more memory"
@@ -91,7 +90,7 @@ def search(
         more = "executors with more memory (spark.executor.memory, spark.executor.memoryOverhead)"
     elif res.source:  # the container's limit, not the machine, is what runs out
         more = "a higher memory limit for the container"
-    raise VistaBindError(
+    raise VistaPlanningError(
         f"no feasible plan: {min(task_counts)} TensorFlow task(s) with batch {min(batches)} need "
         f"{memory.inference / GIB:.1f} GB, and with {memory.os_reserve / GIB:.1f} GB for the OS, "
         f"{memory.core / GIB:.1f} GB for Spark and {memory.user / GIB:.1f} GB of task buffers the "
@@ -108,7 +107,7 @@ def _config(res, tasks, batch, memory, single_stage_bytes, partitions) -> ExecCo
         partitions=chosen,
         batch_size=batch,
         tf_threads=max(1, res.cores // tasks),
-        storage_level="MEMORY_AND_DISK",
+        storage_level=Storage.DESERIALIZED,
         memory=memory,
         resources=res.describe() if res.executor or res.source else "",
     )

@@ -6,9 +6,9 @@ runs at ≈ 22 images/s on both cores, i.e. ≈ 85 GFLOP/s per core.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from vista_sql.catalog.roster import ALPHA
+from vista_sql.plan.vocabulary import ALTERNATIVES, JoinPlacement, Strategy
+from vista_sql.plan.workload import Workload
 
 FLOPS_PER_CORE = 85e9
 DECODE_SECONDS = 0.004  # per image: Pillow decode and resize
@@ -26,55 +26,40 @@ INFERENCE_STARTUP_SECONDS = 5.0
 KEY_BYTES = 16  # key and row header (Eq. 1's 8 + 8)
 
 
-@dataclass(frozen=True)
-class LayerCost:
-    name: str
-    feature_dim: int
-    cumulative_flops: float  # one image from the input to this layer
-    frontier_floats: int  # floats handed to the next stage when cut here (staged plans)
-
-
-@dataclass(frozen=True)
-class Workload:
-    layers: tuple[LayerCost, ...]  # shallowest first
-    rows_before: int  # images that survive the join: inferred when the join comes first
-    rows_after: int  # all images: inferred when the join comes after
-    structured_row_bytes: int  # X, label and split flag carried per row
-    cores: int
-    decoded: bool = True  # False when inference starts from stored tensors, not images
-
-
 def row_bytes(floats: int, carried: int = 0) -> int:
     """Vista Eq. 1 for one row: α·(8 + 8 + 4·floats) plus what the row carries besides."""
     return int(ALPHA * (KEY_BYTES + 4 * floats)) + carried
 
 
-def stage_bytes(w: Workload, strategy: str, placement: str) -> list[int]:
+def stage_bytes(w: Workload, strategy: Strategy, placement: JoinPlacement) -> list[int]:
     """Estimated size of each stage's cached table."""
-    rows = w.rows_before if placement == "before" else w.rows_after
-    carried = w.structured_row_bytes if placement == "before" else 0
-    if strategy == "eager":
+    before = placement == JoinPlacement.BEFORE
+    rows = w.rows_before if before else w.rows_after
+    carried = w.structured_row_bytes if before else 0
+    if strategy == Strategy.EAGER:
         return [rows * row_bytes(sum(layer.feature_dim for layer in w.layers), carried)]
-    if strategy == "lazy":
+    if strategy == Strategy.LAZY:
         return [rows * row_bytes(layer.feature_dim, carried) for layer in w.layers]
     return [
         rows * row_bytes(layer.feature_dim + layer.frontier_floats, carried) for layer in w.layers
     ]
 
 
-def peak_storage(w: Workload, strategy: str, placement: str) -> int:
+def peak_storage(w: Workload, strategy: Strategy, placement: JoinPlacement) -> int:
     """Storage memory a plan holds at once: s_double for staged (two stages meet), else one."""
     sizes = stage_bytes(w, strategy, placement)
-    if strategy == "staged" and len(sizes) > 1:
+    if strategy == Strategy.STAGED and len(sizes) > 1:
         return max(a + b for a, b in zip(sizes, sizes[1:], strict=False))
     return max(sizes)
 
 
-def seconds(w: Workload, strategy: str, placement: str, storage: int, parallelism: int) -> float:
+def seconds(
+    w: Workload, strategy: Strategy, placement: JoinPlacement, storage: int, parallelism: int
+) -> float:
     """Estimated wall time of inference, hand-over, spills and (join after) the feature shuffle."""
-    rows = w.rows_before if placement == "before" else w.rows_after
+    rows = w.rows_before if placement == JoinPlacement.BEFORE else w.rows_after
     deepest = w.layers[-1].cumulative_flops
-    if strategy == "lazy":
+    if strategy == Strategy.LAZY:
         flops = sum(layer.cumulative_flops for layer in w.layers)
         decodes = len(w.layers)
     else:
@@ -83,12 +68,12 @@ def seconds(w: Workload, strategy: str, placement: str, storage: int, parallelis
     busy = min(w.cores, max(1, parallelism))
     compute = rows * (flops / (FLOPS_PER_CORE * busy) + decodes * DECODE_SECONDS / busy)
     handover = 0.0
-    if strategy == "staged":
+    if strategy == Strategy.STAGED:
         handover = rows * sum(4 * layer.frontier_floats for layer in w.layers[:-1])
         handover *= 2 * SERDE_SECONDS_PER_BYTE
     spill = max(0, peak_storage(w, strategy, placement) - storage) * SPILL_SECONDS_PER_BYTE
     shuffle = 0.0
-    if placement == "after":
+    if placement == JoinPlacement.AFTER:
         shuffle = sum(stage_bytes(w, strategy, placement)) * SHUFFLE_SECONDS_PER_BYTE
     return compute + handover + spill + shuffle
 
@@ -104,6 +89,5 @@ def cheapest_seconds(w: Workload, storage: int, parallelism: int) -> float:
         return 0.0
     return INFERENCE_STARTUP_SECONDS + min(
         seconds(w, strategy, placement, storage, parallelism)
-        for strategy in ("staged", "lazy", "eager")
-        for placement in ("before", "after")
+        for strategy, placement in ALTERNATIVES
     )

@@ -6,21 +6,21 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from vista_sql.execution import lowering
 from vista_sql.optimizer import config as system_config
-from vista_sql.optimizer import cost, recorded, reuse, rules, stats
+from vista_sql.optimizer import cost, reuse, rules
 from vista_sql.optimizer import resources as cluster
 from vista_sql.optimizer import workload as workloads
 from vista_sql.optimizer.config import Resources
-from vista_sql.optimizer.cost import Workload
 from vista_sql.plan.nodes import (
-    ExecConfig,
     PhysicalPlan,
     RecordedLayer,
     Resume,
     Statistics,
     TransferQuery,
+    draft,
 )
+from vista_sql.plan.vocabulary import JoinPlacement, Strategy
+from vista_sql.plan.workload import Profile, Workload
 
 
 @dataclass(frozen=True)
@@ -28,52 +28,43 @@ class Context:
     workload: Workload
     storage: int  # storage memory the stages may hold
     hints: dict
+    resume_from: str | None = None  # the recorded layer whose tensors stage 0 reads
 
 
-def session_storage(spark) -> int | None:
-    """Storage memory the running session's block managers really have."""
-    try:
-        status = spark.sparkContext._jsc.sc().getExecutorMemoryStatus()
-        values = status.valuesIterator()
-        total = 0
-        while values.hasNext():
-            total += int(values.next()._1())
-        return total or None
-    except Exception:  # Spark Connect and other sessions without the JVM at hand
-        return None
+def context(plan: PhysicalPlan, hints: dict | None = None) -> Context:
+    """The context the rules ran in for `plan` (planned with `hints`, the query's OPTIONS unless
+    given): running them again in it must leave the plan as it is."""
+    hints = dict(plan.query.options) if hints is None else dict(hints)
+    start = plan.resume.record.layer.name if plan.resume else None
+    if start is not None:
+        hints = {**hints, **_RESUMED}
+    return Context(plan.workload, plan.storage_memory, hints, start)
+
+
+# Only a staged plan with the join first continues from stored tensors (they are keyed by image
+# and hold one cut's tensors), so that is the plan for the remaining layers.
+_RESUMED = {"plan": Strategy.STAGED, "join_placement": JoinPlacement.BEFORE}
 
 
 def plan(
     query: TransferQuery,
-    spark=None,
     *,
-    statistics: Statistics | None = None,
-    resources: Resources | None = None,
-    storage_limit: int | None = None,
+    statistics: Statistics,
+    resources: Resources,
     slots: int | None = None,
-    records: tuple[RecordedLayer, ...] | None = None,
+    storage_limit: int | None = None,
+    records: tuple[RecordedLayer, ...] = (),
+    hints: dict | None = None,
+    profile: Profile | None = None,
 ) -> PhysicalPlan:
-    """Plan `query`; statistics, resources, storage and records come from `spark` unless
-    injected."""
-    hints = dict(query.options)
-    resources = resources or cluster.of_session(spark)
-    slots = slots or cluster.task_slots(spark, resources)
-    draft = PhysicalPlan(
-        query=query,
-        strategy="staged",
-        join_placement="before",
-        stages=(),
-        config=ExecConfig(1, 1, 1, 1, "MEMORY_AND_DISK"),
-        residual_filter=query.where,
-    )
-    statistics = statistics or stats.gather(spark, query, lowering.baseline_sql(draft))
-    if records is None:
-        records = ()
-        if spark is not None and hints.get("reuse", True):
-            baseline = lowering.baseline_sql(draft)
-            records = recorded.find(spark, query, statistics.images, baseline)
-    work, footprint = workloads.build(query, statistics, resources.cores)
-    largest = max(cost.stage_bytes(work, "staged", "before"))
+    """Plan `query` from values alone (statements/facts.py reads them from a session): its
+    statistics, the resources of a node, the task slots a node runs (None: unknown), the storage
+    memory the session really has (None: no limit beyond the plan's), the layers earlier
+    MATERIALIZE INTO statements recorded, the hints (the query's OPTIONS unless given) and the
+    CNN's profile (measured from its graph unless given)."""
+    hints = dict(query.options) if hints is None else dict(hints)
+    work, footprint = workloads.build(query, statistics, resources.cores, profile)
+    largest = max(cost.stage_bytes(work, Strategy.STAGED, JoinPlacement.BEFORE))
     chosen = system_config.search(
         resources,
         footprint,
@@ -83,11 +74,10 @@ def plan(
         partitions=hints.get("partitions"),
     )
     storage = chosen.memory.storage * resources.nodes
-    if storage_limit is None and spark is not None:
-        storage_limit = session_storage(spark)
     if storage_limit is not None:
         storage = min(storage, storage_limit)
-    if hints.get("plan", "staged") != "staged" or hints.get("join_placement") == "after":
+    staged_first = hints.get("plan", Strategy.STAGED) == Strategy.STAGED
+    if not staged_first or hints.get("join_placement") == JoinPlacement.AFTER:
         records = tuple(dataclasses.replace(r, handover=(), handover_inputs=()) for r in records)
     decision = reuse.decide(records, work, storage, chosen.parallelism, query.materialize)
     loaded = {r.layer.name for r in decision.records if r.loaded}
@@ -96,17 +86,24 @@ def plan(
         query, layers=tuple(x for x in query.layers if x.name not in loaded)
     )
     if start is not None:
-        # Only a staged plan with the join first continues from stored tensors (they are keyed
-        # by image and hold one cut's tensors), so that is the plan for the remaining layers.
-        hints = {**hints, "plan": "staged", "join_placement": "before"}
+        hints = {**hints, **_RESUMED}
     if loaded and computed.layers:
-        work, _ = workloads.build(computed, statistics, resources.cores)
+        work, _ = workloads.build(computed, statistics, resources.cores, profile)
         if start is not None:
-            full, _ = workloads.build(query, statistics, resources.cores)
+            full, _ = workloads.build(query, statistics, resources.cores, profile)
             work = reuse.continued(full, start.layer.name)
-        draft = dataclasses.replace(draft, query=computed)
-    draft = dataclasses.replace(draft, config=chosen, statistics=statistics)
-    planned = rules.run(draft, Context(work, storage, hints))
+    unplanned = draft(computed if loaded and computed.layers else query)
+    unplanned = dataclasses.replace(
+        unplanned,
+        config=chosen,
+        statistics=statistics,
+        workload=work,
+        footprint=footprint,
+        storage_memory=storage,
+    )
+    unplanned = unplanned.decided(*_sizing(chosen, resources, hints))
+    resume_from = start.layer.name if start is not None else None
+    planned = rules.run(unplanned, Context(work, storage, hints, resume_from))
     planned = _finish(planned, work, resources, slots, storage, hints)
     if not loaded:
         return dataclasses.replace(planned, recorded=decision.records)
@@ -115,31 +112,52 @@ def plan(
         planned = dataclasses.replace(planned, query=computed, stages=(), alternatives=())
     resume = None
     if start is not None:
-        first = dataclasses.replace(planned.stages[0], reads="stored")
-        planned = dataclasses.replace(planned, stages=(first, *planned.stages[1:]))
-        planned = dataclasses.replace(planned, alternatives=_resumed(planned.alternatives, start))
         resume = Resume(start, decision.seconds, decision.from_images)
     return dataclasses.replace(
         planned, requested=query.layers, recorded=decision.records, resume=resume
     )
 
 
-def _resumed(alternatives, start) -> tuple:
-    reason = f"excluded: continuing from {start.layer.name}'s recorded tensors"
-    return tuple(
-        dataclasses.replace(a, verdict=reason) if a.verdict == "excluded by OPTIONS" else a
-        for a in alternatives
+def _sizing(config, resources, hints) -> tuple[str, str, str]:
+    """Concurrent tasks and inference batch as config.search chose them, and why (what it ruled
+    out is on the configuration: config.rejected)."""
+    choice = f"{config.parallelism}, batch {config.batch_size}"
+    given = [f"{k} = {hints[k]}" for k in ("parallelism", "batch_size") if hints.get(k)]
+    if len(given) == 2:
+        return "parallelism", choice, f"OPTIONS ({', '.join(given)})"
+    m = config.memory
+    searched = {
+        "parallelism": f"the most concurrent tasks (≤ {resources.cores} cores)",
+        "batch_size": f"the largest batch (≤ {system_config.BATCHES[0]})",
+    }
+    sought = ", then ".join(v for k, v in searched.items() if not hints.get(k))
+    reason = (
+        f"{sought}, with ≥ {system_config.MIN_STORAGE / 1e6:,.1f} MB left for storage: TensorFlow "
+        f"{m.inference / 1e6:,.1f} MB + user {m.user / 1e6:,.1f} MB leave {m.storage / 1e6:,.1f} MB"
     )
+    if given:
+        reason = f"OPTIONS ({given[0]}); {reason}"
+    return "parallelism", choice, reason
 
 
 def _finish(plan, work, resources, slots, storage, hints) -> PhysicalPlan:
     """Partitions for the chosen plan's largest stage; what the running session cannot take."""
     config = plan.config
-    if not hints.get("partitions"):
+    if hints.get("partitions"):
+        plan = plan.decided(
+            "partitions", config.partitions, f"OPTIONS (partitions = {hints['partitions']})"
+        )
+    else:
         largest = max(cost.stage_bytes(work, plan.strategy, plan.join_placement))
         per_round = config.parallelism * resources.nodes
         wanted = math.ceil(largest / (system_config.P_MAX * per_round)) * per_round
         config = dataclasses.replace(config, partitions=max(per_round, wanted))
+        plan = plan.decided(
+            "partitions",
+            config.partitions,
+            f"largest stage est {largest / 1e6:,.1f} MB in partitions of ≤ "
+            f"{system_config.P_MAX / 1e6:,.1f} MB, a multiple of the {per_round} task slot(s)",
+        )
     unapplied = []
     if slots and slots != config.parallelism:
         unapplied.append(

@@ -16,8 +16,9 @@ import itertools
 from pathlib import Path
 
 from vista_sql.optimizer import cost
-from vista_sql.optimizer.cost import Workload
 from vista_sql.plan.nodes import RecordedLayer
+from vista_sql.plan.vocabulary import JoinPlacement, Strategy
+from vista_sql.plan.workload import Workload
 
 MAX_SEARCHED = 10  # 2^10 subsets; beyond that only all-or-nothing is tried
 
@@ -88,7 +89,7 @@ def decide(
         chosen = tuple(usable[name] for name in prefix)
         rest = continued(w, start.layer.name)
         seconds = cost.INFERENCE_STARTUP_SECONDS + cost.seconds(
-            rest, "staged", "before", storage, parallelism
+            rest, Strategy.STAGED, JoinPlacement.BEFORE, storage, parallelism
         )
         seconds += loading(chosen) + _handover_seconds(w, start.layer.name)
         options.append((seconds, chosen, start))

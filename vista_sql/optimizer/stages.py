@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from vista_sql.optimizer import cost
-from vista_sql.plan.nodes import Stage, TransferQuery
+from vista_sql.plan.nodes import PlannedStage, TransferQuery
+from vista_sql.plan.vocabulary import Cut, JoinPlacement, StageInput, Strategy
 
 
 def udf_name(query: TransferQuery, index: int) -> str:
@@ -14,17 +15,21 @@ def udf_name(query: TransferQuery, index: int) -> str:
     return f"vista_{safe}_stage{index}"
 
 
-def build(query: TransferQuery, strategy: str, placement: str, workload) -> tuple[Stage, ...]:
+def build(
+    query: TransferQuery, strategy: Strategy, placement: JoinPlacement, workload
+) -> tuple[PlannedStage, ...]:
     sizes = cost.stage_bytes(workload, strategy, placement)
-    if strategy == "eager":
-        return (Stage(0, query.layers, udf_name(query, 0), "images", "all", sizes[0]),)
+    if strategy == Strategy.EAGER:
+        udf = udf_name(query, 0)
+        return (PlannedStage(0, query.layers, udf, StageInput.IMAGES, Cut.ALL, sizes[0]),)
+    staged = strategy == Strategy.STAGED
     return tuple(
-        Stage(
+        PlannedStage(
             index=i,
             layers=(layer,),
             udf_name=udf_name(query, i),
-            reads="tensors" if strategy == "staged" and i > 0 else "images",
-            cut="staged" if strategy == "staged" else "prefix",
+            reads=StageInput.TENSORS if staged and i > 0 else StageInput.IMAGES,
+            cut=Cut.STAGED if staged else Cut.PREFIX,
             estimated_bytes=sizes[i],
         )
         for i, layer in enumerate(query.layers)

@@ -5,14 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vista_sql.errors import VistaBindError
-
-MANIFEST = "_vista_manifest.json"
-
-
-def is_temporary(path: Path) -> bool:
-    """What a write in progress (or killed mid-way) leaves: hidden `.<layer>.tmp-*` datasets and
-    `_vista_manifest.tmp-*` files, never read as results."""
-    return ".tmp-" in path.name and path.name.startswith((".", "_vista_manifest"))
+from vista_sql.plan.manifest import is_temporary, manifest_path
 
 
 def check_target(root: str, overwrite: bool) -> None:
@@ -21,7 +14,7 @@ def check_target(root: str, overwrite: bool) -> None:
     if path.exists() and not path.is_dir():
         raise VistaBindError(f"MATERIALIZE INTO '{root}' is a file, not a directory")
     foreign = path.is_dir() and any(not is_temporary(p) for p in path.iterdir())
-    if foreign and not (path / MANIFEST).exists() and not overwrite:
+    if foreign and not manifest_path(root).exists() and not overwrite:
         raise VistaBindError(
             f"MATERIALIZE INTO '{root}': the directory holds files vista_sql did not write; "
             "choose another path or add OPTIONS (overwrite = true)"

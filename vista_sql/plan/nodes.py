@@ -6,13 +6,16 @@ turns it into a `PhysicalPlan` (strategy, stages, configuration); lowering turns
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
 from vista_sql.catalog.models import ModelRef
 from vista_sql.catalog.pooling import DEFAULT as DEFAULT_POOLING
 from vista_sql.catalog.pooling import Pooling
+from vista_sql.plan.manifest import HANDOVER
+from vista_sql.plan.vocabulary import Cut, Join, JoinPlacement, StageInput, Storage, Strategy
+from vista_sql.plan.workload import ModelFootprint, Workload
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,9 @@ class TransferQuery:
     folds: int | None = None  # EVALUATE CROSS VALIDATE k
 
 
+UNKNOWN_SIZE = 2**62  # Statistics.structured_bytes of a source Spark has no estimate for
+
+
 @dataclass(frozen=True)
 class Statistics:
     """What the optimizer knows about the data (counted or read from Spark, or injected)."""
@@ -85,27 +91,49 @@ class ExecConfig:
     partitions: int
     batch_size: int  # inference batch, also the Arrow batch
     tf_threads: int  # TensorFlow intra-op threads per task = cores ÷ concurrent tasks
-    storage_level: str
+    storage_level: Storage
     memory: MemoryPlan | None = None
     # Settings the plan wants that a running session cannot take (fixed at JVM start).
     unapplied: tuple[str, ...] = ()
     resources: str = ""  # the cluster planned for (executors, cores, memory); "" on one machine
+    # Task counts and batches tried before this one, each leaving too little storage memory.
+    rejected: tuple[Rejected, ...] = ()
 
 
 @dataclass(frozen=True)
-class Stage:
+class Rejected:
+    """A configuration the search tried and ruled out, with the memory split that ruled it out."""
+
+    tasks: int
+    batch: int
+    memory: MemoryPlan
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A physical choice and why it was made, for EXPLAIN."""
+
+    what: str  # "parallelism" (with the batch), "join", "storage", "partitions"
+    choice: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """One CNN stage of a plan (catalog.staging.Stage is the model graph it runs)."""
+
     index: int
     layers: tuple[LayerRef, ...]  # the features this stage produces (all of them for eager)
     udf_name: str
-    reads: str  # "images", "tensors" (of the previous stage) or "stored" (Resume's tensors)
-    cut: str  # "staged" | "prefix" (input to one layer) | "all" (input to every layer)
+    reads: StageInput
+    cut: Cut
     estimated_bytes: int = 0  # the stage's cached table
 
 
 @dataclass(frozen=True)
 class Alternative:
-    strategy: str
-    join_placement: str
+    strategy: Strategy
+    join_placement: JoinPlacement
     seconds: float
     peak_bytes: int
     verdict: str  # "chosen" or why it lost
@@ -130,7 +158,7 @@ class RecordedLayer:
 
     @property
     def handover_path(self) -> str:
-        return f"{self.path}/_handover"
+        return f"{self.path}/{HANDOVER}"
 
     def verdict(self) -> str:
         if self.problem:
@@ -151,11 +179,11 @@ class Resume:
 @dataclass(frozen=True)
 class PhysicalPlan:
     query: TransferQuery
-    strategy: str  # "staged" | "lazy" | "eager"
-    join_placement: str  # "before" or "after" inference
-    stages: tuple[Stage, ...]
+    strategy: Strategy
+    join_placement: JoinPlacement  # before or after inference
+    stages: tuple[PlannedStage, ...]
     config: ExecConfig
-    join: str = "broadcast"  # "broadcast" | "shuffle"
+    join: Join = Join.BROADCAST
     # WHERE split by the side it reads, so each filter runs below the join and inference.
     image_filter: exp.Expr | None = None
     structured_filter: exp.Expr | None = None
@@ -166,7 +194,22 @@ class PhysicalPlan:
     # rest are loaded from what an earlier MATERIALIZE INTO recorded.
     requested: tuple[LayerRef, ...] = ()
     recorded: tuple[RecordedLayer, ...] = ()
-    resume: Resume | None = None  # stage 0 then reads "stored" tensors
+    resume: Resume | None = None  # stage 0 then reads StageInput.STORED tensors
+    # What the optimizer costed the plan with (for a resumed plan: the layers after the recorded
+    # one, from its tensors), shown as is by EXPLAIN COST.
+    workload: Workload | None = None
+    footprint: ModelFootprint | None = None
+    storage_memory: int = 0  # what the stages may hold on all nodes (the session's, if less)
+    decisions: tuple[Decision, ...] = ()  # the physical choices, each with its reason
+
+    def decided(self, what: str, choice: object, reason: str) -> PhysicalPlan:
+        """This plan with the decision about `what` recorded; a decision made again replaces the
+        earlier one in place, so re-running a rule leaves the plan equal."""
+        decision = Decision(what, str(choice), reason)
+        kept = [d for d in self.decisions if d.what != what]
+        at = next((i for i, d in enumerate(self.decisions) if d.what == what), len(kept))
+        kept.insert(at, decision)
+        return replace(self, decisions=tuple(kept))
 
     @property
     def loaded(self) -> tuple[RecordedLayer, ...]:
@@ -175,3 +218,16 @@ class PhysicalPlan:
     @property
     def layers(self) -> tuple[LayerRef, ...]:
         return self.requested or self.query.layers
+
+
+def draft(query: TransferQuery) -> PhysicalPlan:
+    """The plan before the optimizer decides anything: what statistics are counted over (its
+    joined rows are the same whatever is decided later)."""
+    return PhysicalPlan(
+        query=query,
+        strategy=Strategy.STAGED,
+        join_placement=JoinPlacement.BEFORE,
+        stages=(),
+        config=ExecConfig(1, 1, 1, 1, Storage.DESERIALIZED),
+        residual_filter=query.where,
+    )

@@ -9,6 +9,7 @@ from vista_sql.catalog.models import PREPROCESS_MODES
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaBindError, did_you_mean
 from vista_sql.plan.values import literal_value, position
+from vista_sql.plan.vocabulary import Join, JoinPlacement, Persist, Strategy
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,10 @@ def _one_of(*values: str) -> OptionSpec:
 
 TRANSFER_OPTIONS: dict[str, OptionSpec] = {
     # Hints that override the optimizer.
-    "plan": _one_of("lazy", "eager", "staged"),
-    "join_placement": _one_of("before", "after"),
-    "join": _one_of("broadcast", "shuffle"),
-    "persist": _one_of("ser", "deser"),
+    "plan": _one_of(Strategy.LAZY, Strategy.EAGER, Strategy.STAGED),
+    "join_placement": _one_of(*JoinPlacement),
+    "join": _one_of(*Join),
+    "persist": _one_of(Persist.SER, Persist.DESER),
     "parallelism": OptionSpec(int, _positive, "a positive integer"),
     # false: never load layers an earlier MATERIALIZE INTO recorded.
     "reuse": OptionSpec(bool, lambda v: True, "true or false"),

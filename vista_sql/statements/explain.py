@@ -6,8 +6,9 @@ from __future__ import annotations
 from vista_sql.catalog.roster import ALPHA
 from vista_sql.execution import lowering
 from vista_sql.optimizer import cost
-from vista_sql.optimizer import workload as workloads
+from vista_sql.optimizer.config import MIN_STORAGE
 from vista_sql.plan.nodes import PhysicalPlan
+from vista_sql.plan.vocabulary import JoinPlacement, StageInput
 
 MB = 1e6
 
@@ -36,14 +37,16 @@ def _tree(plan: PhysicalPlan) -> list[str]:
     for stage in reversed(plan.stages):
         names = ", ".join(layer.name for layer in stage.layers)
         source = {
-            "tensors": "previous stage's tensors",
-            "stored": f"{plan.resume.record.layer.name}'s recorded tensors" if plan.resume else "",
+            StageInput.TENSORS: "previous stage's tensors",
+            StageInput.STORED: f"{plan.resume.record.layer.name}'s recorded tensors"
+            if plan.resume
+            else "",
         }.get(stage.reads, "images")
         lines.append(
             f"  Stage {stage.index} [{stage.cut}] {names} via {stage.udf_name}(reads {source}),"
             f" est {_mb(stage.estimated_bytes)}, {plan.config.storage_level}"
         )
-    if plan.join_placement == "before":
+    if plan.join_placement == JoinPlacement.BEFORE:
         lines += [
             f"    {join}  (before inference: only joined images are decoded)",
             f"      {scan[0]}",
@@ -99,7 +102,13 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
             f"{alt.strategy:>6} join {alt.join_placement:<6} est {alt.seconds:8.1f} s, "
             f"peak storage {_mb(alt.peak_bytes)}: {alt.verdict}"
         )
-    if with_cost and s is not None and plan.query.layers:
+    if plan.decisions:
+        lines.append("== physical decisions ==")
+        for decision in plan.decisions:
+            lines.append(f"{decision.what} {decision.choice}: {decision.reason}")
+            if decision.what == "parallelism":
+                lines += _rejected(plan.config.rejected)
+    if with_cost and plan.workload is not None and plan.query.layers:
         lines += _cost_inputs(plan)
     lines.append("== Spark SQL ==")
     for stage in lowering.lower(plan, statement_id):
@@ -112,13 +121,32 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
     return "\n".join(lines)
 
 
+def _rejected(rejected) -> list[str]:
+    """What ruled out larger configurations, one line per task count (its smallest batch tried,
+    the most storage that count could leave)."""
+    by_tasks: dict[int, list] = {}
+    for candidate in rejected:
+        by_tasks.setdefault(candidate.tasks, []).append(candidate)
+    lines = []
+    for tasks, tried in by_tasks.items():
+        best = tried[-1].memory
+        batches = ", ".join(str(c.batch) for c in tried)
+        lines.append(
+            f"  ruled out {tasks} task(s) with batch {batches}: at best TensorFlow "
+            f"{_mb(best.inference)} + user {_mb(best.user)} leave {_mb(best.storage)} storage "
+            f"< {_mb(MIN_STORAGE)}"
+        )
+    return lines
+
+
 def _cost_inputs(plan: PhysicalPlan) -> list[str]:
-    work, footprint = workloads.build(plan.query, plan.statistics, plan.config.parallelism)
+    work, footprint = plan.workload, plan.footprint
+    source = "" if work.decoded else "; inference starts from recorded tensors, no image decoded"
     lines = [
         "== cost inputs ==",
         f"Eq. 1 row bytes = {ALPHA}·(8 + 8 + 4·floats)"
         f" + carried {work.structured_row_bytes} B; rows before join {work.rows_before}, "
-        f"after {work.rows_after}",
+        f"after {work.rows_after}; {work.cores} core(s){source}",
         f"throughput {cost.FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per core, decode "
         f"{cost.DECODE_SECONDS * 1e3:.1f} ms/image, hand-over "
         f"{cost.SERDE_SECONDS_PER_BYTE * 1e9:.1f} ns/byte each way, "
@@ -126,9 +154,10 @@ def _cost_inputs(plan: PhysicalPlan) -> list[str]:
         f"model: {_mb(footprint.parameter_bytes)} parameters, {_mb(footprint.activation_bytes)} "
         f"peak activations per image",
     ]
+    start = "the recorded tensors" if not work.decoded else "the input"
     for layer in work.layers:
         lines.append(
             f"  {layer.name}: {layer.feature_dim} features, {layer.cumulative_flops / 1e6:,.0f} "
-            f"MFLOPs from the input, {layer.frontier_floats} floats handed on when cut here"
+            f"MFLOPs from {start}, {layer.frontier_floats} floats handed on when cut here"
         )
     return lines

@@ -13,13 +13,18 @@ from vista_sql.execution import runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
-from vista_sql.statements import explain
+from vista_sql.statements import explain, facts
 
 
 def plan_all(spark, queries) -> list:
-    first = planner.plan(queries[0], spark)
-    # Row counts and sizes do not depend on the CNN: count them once.
-    return [first, *(planner.plan(q, spark, statistics=first.statistics) for q in queries[1:])]
+    """A plan per CNN: what the session holds (facts.gather), then the optimizer on those values."""
+    plans = []
+    for query in queries:
+        # Row counts and sizes do not depend on the CNN: counted once, for the first.
+        counted = plans[0].statistics if plans else None
+        found = facts.gather(spark, query, statistics=counted)
+        plans.append(planner.plan(query, **found.arguments()))
+    return plans
 
 
 def render(plans, statement_ids, with_cost: bool) -> str:

@@ -10,13 +10,22 @@ from __future__ import annotations
 import dataclasses
 
 from vista_sql.optimizer import cost
+from vista_sql.plan.vocabulary import Persist, Storage
 
 
 def apply(plan, context):
     hint = context.hints.get("persist")
     if hint:
-        level = "MEMORY_AND_DISK" if hint == "deser" else "MEMORY_AND_DISK_SER"
+        level = Storage.DESERIALIZED if hint == Persist.DESER else Storage.SERIALIZED
+        reason = f"OPTIONS (persist = '{hint}')"
     else:
         peak = cost.peak_storage(context.workload, plan.strategy, plan.join_placement)
-        level = "MEMORY_AND_DISK" if peak <= context.storage else "MEMORY_AND_DISK_SER"
-    return dataclasses.replace(plan, config=dataclasses.replace(plan.config, storage_level=level))
+        fits = peak <= context.storage
+        level = Storage.DESERIALIZED if fits else Storage.SERIALIZED
+        reason = (
+            f"the plan's peak {peak / 1e6:,.1f} MB {'≤' if fits else '>'} storage memory "
+            f"{context.storage / 1e6:,.1f} MB: "
+            + ("deserialized, fastest to read" if fits else "serialized, compact; the rest spills")
+        )
+    config = dataclasses.replace(plan.config, storage_level=level)
+    return dataclasses.replace(plan, config=config).decided("storage", level, reason)

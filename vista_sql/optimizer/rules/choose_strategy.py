@@ -16,9 +16,8 @@ import dataclasses
 
 from vista_sql.optimizer import cost, stages
 from vista_sql.plan.nodes import Alternative
+from vista_sql.plan.vocabulary import ALTERNATIVES, StageInput
 
-STRATEGIES = ("staged", "lazy", "eager")
-PLACEMENTS = ("before", "after")
 TIE = 1.10
 
 
@@ -29,7 +28,7 @@ def apply(plan, context):
         "join_placement": context.hints.get("join_placement"),
     }
     scored = []
-    for rank, (strategy, placement) in enumerate((s, p) for s in STRATEGIES for p in PLACEMENTS):
+    for rank, (strategy, placement) in enumerate(ALTERNATIVES):
         seconds = cost.seconds(w, strategy, placement, storage, plan.config.parallelism)
         peak = cost.peak_storage(w, strategy, placement)
         permitted = forced["plan"] in (None, strategy) and forced["join_placement"] in (
@@ -44,6 +43,8 @@ def apply(plan, context):
     for strategy, placement, seconds, peak, allowed, _ in scored:
         if (strategy, placement) == best[:2]:
             verdict = "chosen"
+        elif not allowed and context.resume_from:
+            verdict = f"excluded: continuing from {context.resume_from}'s recorded tensors"
         elif not allowed:
             verdict = "excluded by OPTIONS"
         else:
@@ -54,10 +55,13 @@ def apply(plan, context):
                 verdict += f"; holds {peak / 1e6:.0f} MB > {storage / 1e6:.0f} MB storage, spills"
         alternatives.append(Alternative(strategy, placement, round(seconds, 2), peak, verdict))
     strategy, placement = best[0], best[1]
+    built = stages.build(plan.query, strategy, placement, w)
+    if context.resume_from:
+        built = (dataclasses.replace(built[0], reads=StageInput.STORED), *built[1:])
     return dataclasses.replace(
         plan,
         strategy=strategy,
         join_placement=placement,
-        stages=stages.build(plan.query, strategy, placement, w),
+        stages=built,
         alternatives=tuple(alternatives),
     )
