@@ -15,7 +15,7 @@ from vista_sql.errors import VistaExecutionError, VistaPlanningError
 from vista_sql.execution import lowering
 from vista_sql.optimizer import planner, rules
 from vista_sql.optimizer.config import GIB, Resources
-from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.columns import IMAGES, TABLE
 from vista_sql.plan.nodes import LayerRef, Relation, Statistics, TransferQuery
 
 # The workload is read off the CNN's Keras graph, built in this process.

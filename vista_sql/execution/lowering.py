@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from vista_sql.execution.inference import StageTask
-from vista_sql.plan.binder import IMAGES, TABLE
-from vista_sql.plan.columns import IMAGE, IS_TEST, KEY, LABEL, OUT, TENSORS, quoted
+from vista_sql.plan.columns import IMAGE, IMAGES, IS_TEST, KEY, LABEL, OUT, TABLE, TENSORS, quoted
 from vista_sql.plan.nodes import PhysicalPlan, PlannedStage
 from vista_sql.plan.vocabulary import Join, JoinPlacement, StageInput
 

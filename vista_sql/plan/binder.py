@@ -22,12 +22,12 @@ from vista_sql.errors import VistaBindError, did_you_mean, find_named
 from vista_sql.ml import metrics as ml_metrics
 from vista_sql.ml import models
 from vista_sql.plan import options as option_specs
+from vista_sql.plan.columns import IMAGES, TABLE
 from vista_sql.plan.materialize_target import check_target
 from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
 from vista_sql.plan.values import literal_value, position
 
 # Internal aliases of the two sides of the join in generated SQL.
-IMAGES, TABLE = "img", "tab"
 NUMERIC = {"tinyint", "smallint", "int", "bigint", "float", "double", "boolean"}
 DEFAULT_SPLIT = 0.2
 DEFAULT_SEED = 42

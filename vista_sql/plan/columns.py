@@ -16,6 +16,8 @@ KEY, IMAGE, LABEL, IS_TEST, OUT = (
     "__vista_out",
 )
 TENSORS = "__vista_tensors"  # hand-over tensors read back from a recorded layer
+# The aliases the binder gives the two sides; columns in WHERE and ON are qualified by them.
+IMAGES, TABLE = "img", "tab"
 
 
 def quoted(name: str) -> str:

@@ -13,7 +13,7 @@ import dataclasses
 
 from sqlglot import exp
 
-from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.columns import IMAGES, TABLE
 
 
 def _sides(condition: exp.Expr) -> set[str]:
