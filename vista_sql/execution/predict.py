@@ -71,19 +71,19 @@ def predict(spark, binder, stmt) -> object:
         )
     udf_name = f"vista_predict_{saved.check_name(name)}_stage0"
     udfs.register(spark, udf_name, stage_task(meta, _threads(spark)))
-    stage = exp.Anonymous(this=udf_name, expressions=[lowering._col(image, IMAGES)])
+    stage = exp.Anonymous(this=udf_name, expressions=[lowering.quoted_column(image, IMAGES)])
     select = exp.select(
-        exp.alias_(lowering._col(key, IMAGES), lowering.KEY, quoted=True),
+        exp.alias_(lowering.quoted_column(key, IMAGES), lowering.KEY, quoted=True),
         *(
-            exp.alias_(lowering._col(real[c.lower()], TABLE), c, quoted=True)
+            exp.alias_(lowering.quoted_column(real[c.lower()], TABLE), c, quoted=True)
             for c in meta["structured"]
         ),
         exp.alias_(stage, lowering.OUT, quoted=True),
-    ).from_(lowering._side(images.name, IMAGES, None))
-    select = select.join(lowering._side(table.name, TABLE, None), on=condition.copy())
+    ).from_(lowering.join_side(images.name, IMAGES, None))
+    select = select.join(lowering.join_side(table.name, TABLE, None), on=condition.copy())
     if where is not None:
         select = select.where(where.copy())
-    rows = spark.sql(lowering._sql(select)).where(F.col(f"{lowering.OUT}.error").isNull())
+    rows = spark.sql(lowering.to_sql(select)).where(F.col(f"{lowering.OUT}.error").isNull())
     rows = rows.withColumn(IMAGE_VECTOR, array_to_vector(F.col(f"{lowering.OUT}.features")[0]))
     out = saved.load_pipeline(root, name).transform(rows)
     columns = [F.col(lowering.KEY).alias(key), F.col("prediction")]
