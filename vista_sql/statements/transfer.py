@@ -8,12 +8,21 @@ the result gains a first column `cnn` (NULL on the baseline row); with one it ke
 
 from __future__ import annotations
 
-from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import runner
+import itertools
+
+from vista_sql.dialect import nodes
+from vista_sql.errors import VistaError, VistaExecutionError
+from vista_sql.execution import checks, runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
+from vista_sql.plan.values import position
+from vista_sql.spark import failures
 from vista_sql.statements import explain
+from vista_sql.statements.context import Context, Outcome
+
+# Numbers each plan's stage tables and job groups, unique within the process.
+_statement_ids = itertools.count(1)
 
 
 def plan_all(spark, queries) -> list:
@@ -66,6 +75,40 @@ def run(spark, plans, statement_ids, metrics: dict, save_as: str | None):
             rows.append((None if baseline else label, *row))
     schema = "cnn string, " + runner.result_schema(plans[0].query)
     return spark.createDataFrame(rows, schema)
+
+
+def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
+    """TRANSFER: bind, plan each CNN, check the rows, run; SAVE BEST AS refuses a taken name
+    before anything runs."""
+    spark = context.spark
+    queries = context.binder.bind_all(tree)
+    save_as = tree.args.get("save_as")
+    if save_as is not None:
+        try:
+            overwrite = bool(dict(queries[0].options).get("overwrite", False))
+            saved.check_free(spark, save_as.name, overwrite)
+        except VistaError as error:
+            raise error.at(*position(save_as)) from None
+    statement_ids = [next(_statement_ids) for _ in queries]
+    plans = plan_all(spark, queries)
+    with failures.during("the checks before inference"):
+        for plan in plans:
+            checks.before_run(spark, plan)
+    name = save_as.name if save_as is not None else None
+    # The run names its stages and fits itself; this names what falls between them.
+    metrics: dict = {}
+    with failures.during("the TRANSFER"):
+        frame = run(spark, plans, statement_ids, metrics, name)
+    return Outcome(frame, metrics)
+
+
+def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
+    """EXPLAIN [COST] TRANSFER: the plans as text, nothing run."""
+    queries = context.binder.bind_all(tree.this)
+    statement_ids = [next(_statement_ids) for _ in queries]
+    plans = plan_all(context.spark, queries)
+    text = render(plans, statement_ids, with_cost=bool(tree.args.get("cost")))
+    return Outcome(context.spark.createDataFrame([(text,)], "plan string"))
 
 
 def _save(spark, name: str, best: saved.Best) -> None:
