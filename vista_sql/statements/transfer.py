@@ -9,6 +9,7 @@ the result gains a first column `cnn` (NULL on the baseline row); with one it ke
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError
@@ -43,38 +44,41 @@ def render(plans, statement_ids, with_cost: bool) -> str:
     return "\n\n".join(parts)
 
 
-def run(spark, plans, statement_ids, metrics: dict, save_as: str | None):
+@dataclass(frozen=True)
+class TransferResult:
+    """The statement's result table and, per CNN label, what its run measured."""
+
+    frame: object
+    runs: dict[str, runner.RunResult]
+
+    def metrics(self) -> dict:
+        """Rows inferred per stage and layers loaded: the last CNN's, and under `per_cnn` each's."""
+        last = list(self.runs.values())[-1].metrics() if self.runs else {}
+        return {**last, "per_cnn": {label: r.metrics() for label, r in self.runs.items()}}
+
+
+def run(spark, plans, statement_ids, save_as: str | None) -> TransferResult:
     labels = cnn_labels([p.query for p in plans])
     best = saved.Best(plans[0].query.metrics[0]) if save_as else None
-    frames = []
+    runs: dict[str, runner.RunResult] = {}
     for i, (label, plan, sid) in enumerate(zip(labels, plans, statement_ids, strict=True)):
 
         def keep(layer, result, label=label, query=plan.query):
             best.offer(saved.Candidate(label, query, layer, result))
 
-        stage_metrics: dict = {}
-        frame = runner.run(
-            spark,
-            plan,
-            sid,
-            stage_metrics,
-            baseline=i == 0,
-            on_model=keep if best is not None else None,
-        )
-        metrics.update(stage_metrics)
-        metrics.setdefault("per_cnn", {})[label] = stage_metrics
-        frames.append(frame)
+        on_model = keep if best is not None else None
+        runs[label] = runner.run(spark, plan, sid, baseline=i == 0, on_model=on_model)
     if best is not None:
         _save(spark, save_as, best)
     if len(plans) == 1:
-        return frames[0]
+        return TransferResult(runs[labels[0]].frame, runs)
     rows = []
-    for i, (label, frame) in enumerate(zip(labels, frames, strict=True)):
-        for row in frame.collect():
+    for i, label in enumerate(labels):
+        for row in runs[label].frame.collect():
             baseline = i == 0 and row[0] == runner.BASELINE
             rows.append((None if baseline else label, *row))
     schema = "cnn string, " + runner.result_schema(plans[0].query)
-    return spark.createDataFrame(rows, schema)
+    return TransferResult(spark.createDataFrame(rows, schema), runs)
 
 
 def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
@@ -96,10 +100,9 @@ def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
             checks.before_run(spark, plan)
     name = save_as.name if save_as is not None else None
     # The run names its stages and fits itself; this names what falls between them.
-    metrics: dict = {}
     with failures.during("the TRANSFER"):
-        frame = run(spark, plans, statement_ids, metrics, name)
-    return Outcome(frame, metrics)
+        result = run(spark, plans, statement_ids, name)
+    return Outcome(result.frame, result.metrics())
 
 
 def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
