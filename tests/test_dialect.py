@@ -23,7 +23,13 @@ def test_there_are_grammar_examples():
 def test_every_grammar_example_parses_and_round_trips(path):
     text = path.read_text()
     tree = sqlglot.parse_one(text, read="vista")
-    ours = (nodes.TransferFeatures, nodes.ExplainTransfer, nodes.PredictWith, nodes.DropSavedModel)
+    ours = (
+        nodes.TransferFeatures,
+        nodes.ExplainTransfer,
+        nodes.PredictWith,
+        nodes.ExplainPredict,
+        nodes.DropSavedModel,
+    )
     assert isinstance(tree, ours)
     printed = tree.sql(dialect="vista")
     assert sqlglot.parse_one(printed, read="vista") == tree

@@ -42,6 +42,7 @@ EXAMPLE_OF_EACH_FORM = [
     "EXPLAIN TRANSFER FEATURES FROM r LAYERS (a) ON i (k, b) JOIN t USING (k) TRAIN m (LABEL y)",
     "explain cost transfer features from r layers top 2 on i (k, b) join t on t.k = i.k "
     "train m (label y)",
+    "EXPLAIN PREDICT WITH best ON i (k, b) JOIN t USING (k)",
     "CREATE CNN hed FROM '/models/hed.keras'",
     "CREATE OR REPLACE CNN rn FROM resnet50 WEIGHTS RANDOM",
     "DROP CNN IF EXISTS hed",

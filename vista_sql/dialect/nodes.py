@@ -130,6 +130,12 @@ class PredictWith(exp.Expression):
     }
 
 
+class ExplainPredict(exp.Expression):
+    """EXPLAIN PREDICT WITH ...: the plan of a PREDICT WITH without running it."""
+
+    arg_types = {"this": True}  # PredictWith
+
+
 class ShowSavedModels(exp.Expression):
     """SHOW SAVED MODELS."""
 

@@ -23,6 +23,7 @@ FORMS = (
     Form(("TRANSFER",), ("FEATURES",), "transfer_statement"),
     Form(("EXPLAIN", "TRANSFER"), ("FEATURES",), "explain_transfer"),
     Form(("EXPLAIN", "COST", "TRANSFER"), ("FEATURES",), "explain_transfer"),
+    Form(("EXPLAIN", "PREDICT", "WITH"), (), "explain_predict"),
     Form(("CREATE", "CNN"), (), "create_cnn"),
     Form(("CREATE", "OR", "REPLACE", "CNN"), (), "create_cnn"),
     Form(("DROP", "CNN"), (), "drop_cnn"),

@@ -43,6 +43,9 @@ class VistaParser(SparkParser):
             nodes.ExplainTransfer(this=self._parse_transfer(), cost=cost or None)
         )
 
+    def _parse_explain_predict(self, form: openings.Form) -> nodes.ExplainPredict:
+        return self.expression(nodes.ExplainPredict(this=self._parse_predict(form)))
+
     def _parse_drop_cnn(self, form: openings.Form) -> nodes.DropCnn:
         exists = self._match_text_seq("IF", "EXISTS")
         name = self._expect_identifier("a CNN name")

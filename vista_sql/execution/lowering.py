@@ -67,11 +67,15 @@ def join_side(name: str, alias: str, condition: exp.Expr | None) -> exp.Expr:
     return inner.subquery(alias, copy=False)
 
 
+def repartition_hint(partitions: int) -> exp.Anonymous:
+    """REPARTITION(n): on a select whose output a CNN stage reads, so the stage runs n tasks."""
+    return exp.Anonymous(this="REPARTITION", expressions=[exp.Literal.number(partitions)])
+
+
 def _hint(plan: PhysicalPlan, repartition: bool, join: bool) -> exp.Hint | None:
     hints = []
     if repartition:
-        count = exp.Literal.number(plan.config.partitions)
-        hints.append(exp.Anonymous(this="REPARTITION", expressions=[count]))
+        hints.append(repartition_hint(plan.config.partitions))
     if join:
         # Broadcast ships the small structured side to every task (no shuffle of image bytes);
         # a shuffle hash join is the choice when it is too big to copy everywhere.

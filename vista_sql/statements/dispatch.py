@@ -17,6 +17,7 @@ HANDLERS: dict[type[exp.Expression], Handler] = {
     nodes.TransferFeatures: transfer.handle,
     nodes.ExplainTransfer: transfer.handle_explain,
     nodes.PredictWith: predict.handle,
+    nodes.ExplainPredict: predict.handle_explain,
     nodes.CreateCnn: cnns.handle_create,
     nodes.DropCnn: cnns.handle_drop,
     nodes.ShowCnns: cnns.handle_show,
