@@ -11,7 +11,7 @@ from vista_sql.plan.binder import Binder
 class Context:
     spark: object
     cnns: dict  # the session's CREATE CNN name → ModelRef; CREATE and DROP CNN change it
-    binder: Binder  # for this statement; the session drops the views it creates afterwards
+    binder: Binder  # for this statement; dispatch.execute drops the views it creates afterwards
 
 
 @dataclass(frozen=True)
