@@ -25,7 +25,7 @@ import pyspark
 SPARK_HOME = Path(pyspark.__file__).parent
 HOST = "127.0.0.1"
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
-LOG4J = Path(__file__).resolve().parents[1] / "vista_sql" / "execution" / "log4j2.properties"
+LOG4J = Path(__file__).resolve().parents[1] / "vista_sql" / "spark" / "log4j2.properties"
 
 
 def free_port() -> int:

@@ -96,9 +96,10 @@ def _inferred(counts: dict) -> dict[str, list]:
 CONNECT_CHILD = """
 import json, sys
 from vista_sql.interfaces import cli
+from vista_sql.spark.session import remote_session
 from vista_sql.session import VistaSession
 
-session = VistaSession(cli._remote_session(sys.argv[1], {}))
+session = VistaSession(remote_session(sys.argv[1], {}))
 ok = cli.Shell(session, "json", debug=False).run_script(sys.stdin.read())
 print(json.dumps({"inferred": session.last_metrics.get("inferred")}))
 sys.exit(0 if ok else 1)

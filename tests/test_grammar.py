@@ -16,8 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 import vista_sql  # noqa: F401  (registers the dialect)
-from vista_sql.dialect import nodes
-from vista_sql.statements import script
+from vista_sql.dialect import nodes, openings
 
 GRAMMAR = Path(__file__).resolve().parents[1] / "grammar"
 EXAMPLES = sorted((GRAMMAR / "examples").glob("*.sql"))
@@ -85,14 +84,14 @@ def test_every_node_is_a_statement_or_inside_an_example():
 
 
 def test_every_opening_routed_to_vista_sql_starts_an_example():
-    # The splitter's openings decide what is ours; DESC and DESCRIBE are both spellings to show.
+    # dialect/openings.FORMS decides what is ours; DESC and DESCRIBE are both spellings to show.
     starts = defaultdict(list)
     for name, path in zip(TREES, EXAMPLES, strict=True):
         words = tuple(path.read_text().upper().split())
-        for opening in script._OUR_OPENINGS:
-            if words[: len(opening)] == opening:
-                starts[opening].append(name)
-    assert [o for o in script._OUR_OPENINGS if not starts[o]] == []
+        for form in openings.FORMS:
+            if words[: len(form.opening)] == form.opening:
+                starts[form.opening].append(name)
+    assert [f.opening for f in openings.FORMS if not starts[f.opening]] == []
 
 
 def test_every_rule_used_is_defined_and_every_rule_is_used():

@@ -117,6 +117,20 @@ def _agree(mine: list, theirs: list) -> None:
         assert other_cls == cls or abs(probability[1] - 0.5) <= PROBABILITY, key
 
 
+def test_explain_predict_shows_the_configuration_and_runs_nothing(vista, trained, models_dir):
+    plan = vista.sql("EXPLAIN " + PREDICT).first()[0]
+    lines = plan.splitlines()
+    assert lines[0] == "== vista_sql prediction plan =="
+    assert "saved model: popular (logistic_regression on mobilenetv2" in lines[1]
+    config = lines[lines.index("== configuration ==") + 1]
+    assert config.startswith("parallelism ") and "inference batch " in config
+    assert "TensorFlow threads per task " in config and "partitions " in config
+    assert any(line.startswith("memory per node: total ") for line in lines)
+    assert any(line.startswith("statistics: ") for line in lines)
+    sql = lines[lines.index("== Spark SQL ==") + 1]
+    assert "vista_predict_popular_stage0" in sql and "REPARTITION" in sql
+
+
 def test_errors_name_the_model_or_column(vista, trained, models_dir, demo_views):
     with pytest.raises(VistaBindError) as caught:
         vista.sql(PREDICT.replace("popular", "popluar"))

@@ -57,6 +57,12 @@ class VistaPlanningError(VistaExecutionError):
     the statement is right, the machine or cluster is not, so it reads as an operational error."""
 
 
+def first_line(error: BaseException) -> str:
+    """An exception as one line: the first of its message, or its type when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def find_named(registry: dict, name: str, what: str):
     """registry[name.lower()], or a bind error listing the known names and the closest one."""
     found = registry.get(name.lower())

@@ -17,7 +17,7 @@ from vista_sql.catalog import backend, zoo
 from vista_sql.catalog.resident import Resident
 from vista_sql.catalog.weights import WeightsRef
 from vista_sql.catalog.weights import build as build_zoo_model
-from vista_sql.errors import VistaBindError
+from vista_sql.errors import VistaBindError, first_line
 
 PREPROCESS_MODES = ("none", "caffe", "tf", "torch")
 DEFAULT_INPUT = (224, 224)
@@ -99,9 +99,9 @@ def _load_user_model(path: str, unsafe: bool, threads: int | None):
                 f"model '{path}' contains a Lambda layer (arbitrary Python code), refused in Keras "
                 "safe mode; if you trust the file, add OPTIONS (unsafe_deserialization = true)"
             ) from None
-        raise VistaBindError(f"cannot load model '{path}': {_first_line(error)}") from None
+        raise VistaBindError(f"cannot load model '{path}': {first_line(error)}") from None
     except Exception as error:  # h5py, protobuf and zip errors all mean "not a model file"
-        raise VistaBindError(f"cannot load model '{path}': {_first_line(error)}") from None
+        raise VistaBindError(f"cannot load model '{path}': {first_line(error)}") from None
 
 
 def _saved_model(keras, path: str):
@@ -114,8 +114,3 @@ def _saved_model(keras, path: str):
     outputs = keras.layers.TFSMLayer(path, call_endpoint="serving_default")(image)
     named = [keras.layers.Identity(name=key)(outputs[key]) for key in sorted(outputs)]
     return keras.Model(image, named, name=Path(path).name)
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

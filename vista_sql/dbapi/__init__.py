@@ -96,9 +96,10 @@ def connect(
 
 
 def _remote(url: str, conf: dict):
-    from vista_sql.interfaces.cli import _first_line, _remote_session
+    from vista_sql.errors import first_line
+    from vista_sql.spark.session import remote_session
 
     try:
-        return _remote_session(url, {k: str(v) for k, v in conf.items()})
+        return remote_session(url, {k: str(v) for k, v in conf.items()})
     except Exception as error:  # noqa: BLE001 - any failure here is one line for the caller
-        raise OperationalError(f"cannot use Spark Connect at {url}: {_first_line(error)}") from None
+        raise OperationalError(f"cannot use Spark Connect at {url}: {first_line(error)}") from None

@@ -66,7 +66,7 @@ class Connection:
 
     def _run(self, sql: str, max_rows: int | None):
         """(description, rows) of the last statement in `sql`; (None, []) when it has no rows."""
-        from vista_sql.errors import VistaError
+        from vista_sql.errors import VistaError, first_line
         from vista_sql.spark import failures
 
         if not self._lock.acquire(blocking=False):
@@ -90,15 +90,10 @@ class Connection:
                         raise errors.from_vista(error) from None
                     if failures.is_spark_failure(error):
                         raise errors.OperationalError(failures.describe(error, mark=mark)) from None
-                    message = f"{type(error).__name__}: {_first_line(error)}"
+                    message = f"{type(error).__name__}: {first_line(error)}"
                     raise errors.InternalError(message) from error
         finally:
             self._lock.release()
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 def _cancelled() -> errors.QueryCancelledError:

@@ -142,6 +142,7 @@ class VistaGenerator(SparkGenerator):
         nodes.DescribeModel: lambda gen, e: f"DESCRIBE MODEL {gen.sql(e, 'this')}",
         nodes.DescribeCnn: lambda gen, e: f"DESCRIBE CNN {gen.sql(e, 'this')}",
         nodes.PredictWith: _predict_sql,
+        nodes.ExplainPredict: lambda gen, e: f"EXPLAIN {gen.sql(e, 'this')}",
         nodes.ShowSavedModels: lambda gen, e: "SHOW SAVED MODELS",
         nodes.DropSavedModel: _drop_saved_sql,
     }

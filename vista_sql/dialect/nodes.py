@@ -149,6 +149,13 @@ class PredictWith(Statement):
     }
 
 
+class ExplainPredict(Statement):
+    """EXPLAIN PREDICT WITH ...: the plan of a PREDICT WITH without running it."""
+
+    rule = "explain_predict"
+    arg_types = {"this": True}  # PredictWith
+
+
 class ShowSavedModels(Statement):
     """SHOW SAVED MODELS."""
 

@@ -1,7 +1,8 @@
 """Parsing of vista_sql statements on top of sqlglot's Spark parser.
 
-Only statements that start with our keywords are handled here; everything else falls through to
-sqlglot's Spark parser unchanged, so ordinary Spark SQL parses exactly as it does there.
+Only statements that start with our keywords (openings.FORMS) are handled here; everything else
+falls through to sqlglot's Spark parser unchanged, so ordinary Spark SQL parses exactly as it
+does there.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from sqlglot import exp
 from sqlglot.parsers.spark import SparkParser
 from sqlglot.tokens import TokenType
 
-from vista_sql.dialect import nodes
+from vista_sql.dialect import nodes, openings
 
 # Words that end an optional alias: `ON images (id, img) JOIN ...` has no alias.
 _CLAUSE_WORDS = {
@@ -28,42 +29,48 @@ _CLAUSE_WORDS = {
 
 class VistaParser(SparkParser):
     def _parse_statement(self) -> exp.Expr | None:
-        start = self._index
-        if self._match_text_seq("EXPLAIN"):
-            cost = self._match_text_seq("COST")
-            if self._match_text_seq("TRANSFER", "FEATURES"):
-                return self.expression(
-                    nodes.ExplainTransfer(this=self._parse_transfer(), cost=cost or None)
-                )
-            self._retreat(start)
-        elif self._match_text_seq("TRANSFER", "FEATURES"):
-            return self._parse_transfer()
-        elif self._match_text_seq("CREATE", "CNN"):
-            return self._parse_create_cnn(replace=False)
-        elif self._match_text_seq("CREATE", "OR", "REPLACE", "CNN"):
-            return self._parse_create_cnn(replace=True)
-        elif self._match_text_seq("DROP", "CNN"):
-            exists = self._match_text_seq("IF", "EXISTS")
-            name = self._expect_identifier("a CNN name")
-            return self.expression(nodes.DropCnn(this=name, exists=exists or None))
-        elif self._match_text_seq("SHOW", "CNNS"):
-            return self.expression(nodes.ShowCnns())
-        elif self._match_text_seq("SHOW", "SAVED", "MODELS"):
-            return self.expression(nodes.ShowSavedModels())
-        elif self._match_text_seq("DROP", "SAVED", "MODEL"):
-            exists = self._match_text_seq("IF", "EXISTS")
-            name = self._expect_identifier("a saved model name")
-            return self.expression(nodes.DropSavedModel(this=name, exists=exists or None))
-        elif self._match_text_seq("PREDICT", "WITH"):
-            return self._parse_predict()
-        elif self._match_text_seq("DESCRIBE", "MODEL") or self._match_text_seq("DESC", "MODEL"):
-            name = self._expect_identifier("a model name")
-            return self.expression(nodes.DescribeModel(this=name))
-        elif self._match_text_seq("DESCRIBE", "CNN") or self._match_text_seq("DESC", "CNN"):
-            return self.expression(nodes.DescribeCnn(this=self._expect_identifier("a CNN name")))
+        for form in openings.FORMS:
+            if self._match_text_seq(*form.words):
+                return getattr(self, f"_parse_{form.parse}")(form)
         return super()._parse_statement()
 
-    def _parse_create_cnn(self, replace: bool) -> nodes.CreateCnn:
+    def _parse_transfer_statement(self, form: openings.Form) -> nodes.TransferFeatures:
+        return self._parse_transfer()
+
+    def _parse_explain_transfer(self, form: openings.Form) -> nodes.ExplainTransfer:
+        cost = "COST" in form.opening
+        return self.expression(
+            nodes.ExplainTransfer(this=self._parse_transfer(), cost=cost or None)
+        )
+
+    def _parse_explain_predict(self, form: openings.Form) -> nodes.ExplainPredict:
+        return self.expression(nodes.ExplainPredict(this=self._parse_predict(form)))
+
+    def _parse_drop_cnn(self, form: openings.Form) -> nodes.DropCnn:
+        exists = self._match_text_seq("IF", "EXISTS")
+        name = self._expect_identifier("a CNN name")
+        return self.expression(nodes.DropCnn(this=name, exists=exists or None))
+
+    def _parse_show_cnns(self, form: openings.Form) -> nodes.ShowCnns:
+        return self.expression(nodes.ShowCnns())
+
+    def _parse_show_saved_models(self, form: openings.Form) -> nodes.ShowSavedModels:
+        return self.expression(nodes.ShowSavedModels())
+
+    def _parse_drop_saved_model(self, form: openings.Form) -> nodes.DropSavedModel:
+        exists = self._match_text_seq("IF", "EXISTS")
+        name = self._expect_identifier("a saved model name")
+        return self.expression(nodes.DropSavedModel(this=name, exists=exists or None))
+
+    def _parse_describe_model(self, form: openings.Form) -> nodes.DescribeModel:
+        name = self._expect_identifier("a model name")
+        return self.expression(nodes.DescribeModel(this=name))
+
+    def _parse_describe_cnn(self, form: openings.Form) -> nodes.DescribeCnn:
+        return self.expression(nodes.DescribeCnn(this=self._expect_identifier("a CNN name")))
+
+    def _parse_create_cnn(self, form: openings.Form) -> nodes.CreateCnn:
+        replace = "REPLACE" in form.opening
         name = self._expect_identifier("a name for the CNN")
         self._expect("FROM", what="FROM '<model file>' or FROM <cnn> [WEIGHTS ...]")
         weights = None
@@ -111,7 +118,7 @@ class VistaParser(SparkParser):
         self.raise_error("expected USING (<column>) or ON <condition> after the joined table")
         return None, None
 
-    def _parse_predict(self) -> nodes.PredictWith:
+    def _parse_predict(self, form: openings.Form) -> nodes.PredictWith:
         name = self._expect_identifier("a saved model name after PREDICT WITH")
         self._expect("ON", what="ON <images table> (<key>, <image>)")
         images = self._parse_source(with_columns=True)

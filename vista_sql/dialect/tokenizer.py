@@ -1,9 +1,9 @@
 """Tokenizing for the vista dialect.
 
 Spark's tokenizer treats EXPLAIN and SHOW as commands and folds the rest of the statement into one
-string. EXPLAIN TRANSFER and SHOW CNNS must be parsed, so exactly those strings are re-tokenized in
-place; every other command keeps Spark's tokens, so plain Spark SQL parses as it does in sqlglot's
-Spark dialect.
+string. Our statements that open with a command (EXPLAIN TRANSFER, SHOW CNNS, ...: openings.FORMS)
+must be parsed, so exactly those strings are re-tokenized in place; every other command keeps
+Spark's tokens, so plain Spark SQL parses as it does in sqlglot's Spark dialect.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import re
 from sqlglot.dialects.spark import Spark
 from sqlglot.tokens import Token, TokenType
 
-# What follows a command word when the statement is one of ours.
-OURS_AFTER_COMMAND = {
-    "EXPLAIN": re.compile(r"\s*(COST\s+)?TRANSFER\s+FEATURES\b", re.IGNORECASE),
-    "SHOW": re.compile(r"\s*(CNNS|SAVED\s+MODELS)\s*$", re.IGNORECASE),
-}
+from vista_sql.dialect.openings import FORMS
 
 
 class VistaTokenizer(Spark.Tokenizer):
@@ -44,6 +40,23 @@ class VistaTokenizer(Spark.Tokenizer):
                 continue
             i += 1
         return out
+
+
+def _after_commands() -> dict[str, re.Pattern]:
+    """What follows a command word when the statement is one of ours."""
+    following: dict[str, list[str]] = {}
+    for form in FORMS:
+        head, *rest = form.words
+        if VistaTokenizer.KEYWORDS.get(head) in VistaTokenizer.COMMANDS:
+            end = r"\s*$" if form.alone else r"\b"
+            following.setdefault(head, []).append(r"\s+".join(rest) + end)
+    return {
+        head: re.compile(rf"\s*(?:{'|'.join(alternatives)})", re.IGNORECASE)
+        for head, alternatives in following.items()
+    }
+
+
+OURS_AFTER_COMMAND = _after_commands()
 
 
 def _shifted(token: Token, offset: int, sql: str) -> Token:

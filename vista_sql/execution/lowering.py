@@ -29,12 +29,12 @@ class StageSql:
     task: StageTask
 
 
-def _sql(tree: exp.Expr) -> str:
+def to_sql(tree: exp.Expr) -> str:
     # Every identifier quoted; function names kept as registered so EXPLAIN shows the UDF names.
     return tree.sql(dialect="spark", identify=True, normalize_functions=False)
 
 
-def _col(name: str, table: str | None = None) -> exp.Column:
+def quoted_column(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table, quoted=True)
 
 
@@ -47,7 +47,7 @@ def _table(name: str) -> exp.Table:
     return exp.to_table(name, dialect="spark")
 
 
-def _side(name: str, alias: str, condition: exp.Expr | None) -> exp.Expr:
+def join_side(name: str, alias: str, condition: exp.Expr | None) -> exp.Expr:
     """A join side, filtered below the join when the optimizer pushed a predicate to it."""
     relation = exp.alias_(_table(name), alias, table=True, quoted=True)
     if condition is None:
@@ -56,11 +56,15 @@ def _side(name: str, alias: str, condition: exp.Expr | None) -> exp.Expr:
     return inner.subquery(alias, copy=False)
 
 
+def repartition_hint(partitions: int) -> exp.Anonymous:
+    """REPARTITION(n): on a select whose output a CNN stage reads, so the stage runs n tasks."""
+    return exp.Anonymous(this="REPARTITION", expressions=[exp.Literal.number(partitions)])
+
+
 def _hint(plan: PhysicalPlan, repartition: bool, join: bool) -> exp.Hint | None:
     hints = []
     if repartition:
-        count = exp.Literal.number(plan.config.partitions)
-        hints.append(exp.Anonymous(this="REPARTITION", expressions=[count]))
+        hints.append(repartition_hint(plan.config.partitions))
     if join:
         # Broadcast ships the small structured side to every task (no shuffle of image bytes);
         # a shuffle hash join is the choice when it is too big to copy everywhere.
@@ -85,12 +89,12 @@ def _joined(plan: PhysicalPlan, images: exp.Expr, key: exp.Expr, extra: list[exp
     select = exp.select(
         exp.alias_(key, KEY, quoted=True),
         *extra,
-        *(_col(f, TABLE) for f in q.features),
-        exp.alias_(exp.cast(_col(q.label, TABLE), "double"), LABEL, quoted=True),
+        *(quoted_column(f, TABLE) for f in q.features),
+        exp.alias_(exp.cast(quoted_column(q.label, TABLE), "double"), LABEL, quoted=True),
         exp.alias_(_is_test(plan, key.copy()), IS_TEST, quoted=True),
     ).from_(images)
     select = select.join(
-        _side(q.structured.name, TABLE, plan.structured_filter), on=q.join_condition.copy()
+        join_side(q.structured.name, TABLE, plan.structured_filter), on=q.join_condition.copy()
     )
     return select.where(plan.residual_filter.copy()) if plan.residual_filter else select
 
@@ -98,9 +102,9 @@ def _joined(plan: PhysicalPlan, images: exp.Expr, key: exp.Expr, extra: list[exp
 def joined_select(plan: PhysicalPlan, with_image: bool = True) -> exp.Select:
     """Images joined to the structured table (join before inference), filters pushed down."""
     q = plan.query
-    image = [exp.alias_(_col(q.image, IMAGES), IMAGE, quoted=True)] if with_image else []
-    images = _side(q.images.name, IMAGES, plan.image_filter)
-    select = _joined(plan, images, _col(q.key, IMAGES), image)
+    image = [exp.alias_(quoted_column(q.image, IMAGES), IMAGE, quoted=True)] if with_image else []
+    images = join_side(q.images.name, IMAGES, plan.image_filter)
+    select = _joined(plan, images, quoted_column(q.key, IMAGES), image)
     select.set("hint", _hint(plan, repartition=with_image, join=True))
     return select
 
@@ -123,10 +127,10 @@ def images_select(plan: PhysicalPlan) -> exp.Select:
     """The images alone (join after inference): key, join columns, bytes."""
     q = plan.query
     select = exp.select(
-        exp.alias_(_col(q.key, IMAGES), KEY, quoted=True),
-        *(_col(c, IMAGES) for c in image_join_columns(plan) if c != KEY),
-        exp.alias_(_col(q.image, IMAGES), IMAGE, quoted=True),
-    ).from_(_side(q.images.name, IMAGES, plan.image_filter))
+        exp.alias_(quoted_column(q.key, IMAGES), KEY, quoted=True),
+        *(quoted_column(c, IMAGES) for c in image_join_columns(plan) if c != KEY),
+        exp.alias_(quoted_column(q.image, IMAGES), IMAGE, quoted=True),
+    ).from_(join_side(q.images.name, IMAGES, plan.image_filter))
     select.set("hint", _hint(plan, repartition=True, join=False))
     return select
 
@@ -139,21 +143,22 @@ def carried_columns(plan: PhysicalPlan) -> list[str]:
 
 
 def _ok(table: str | None = None) -> exp.Expr:
-    return exp.Is(this=_field(_col(OUT, table), "error"), expression=exp.Null())
+    return exp.Is(this=_field(quoted_column(OUT, table), "error"), expression=exp.Null())
 
 
 def features_select(plan: PhysicalPlan, table: str, position: int) -> exp.Select:
     """Training rows of one layer: key, X, label, split flag, `features`."""
     layer = exp.Bracket(
-        this=_field(_col(OUT, IMAGES), "features"), expressions=[exp.Literal.number(position)]
+        this=_field(quoted_column(OUT, IMAGES), "features"),
+        expressions=[exp.Literal.number(position)],
     )
     features = exp.alias_(layer, "features", quoted=True)
     stage = exp.alias_(_table(quoted(table)), IMAGES, table=True, quoted=True)
     if plan.join_placement == JoinPlacement.AFTER:
-        select = _joined(plan, stage, _col(KEY, IMAGES), [])
+        select = _joined(plan, stage, quoted_column(KEY, IMAGES), [])
         select.set("hint", _hint(plan, repartition=False, join=True))
     else:
-        select = exp.select(*(_col(c, IMAGES) for c in carried_columns(plan))).from_(stage)
+        select = exp.select(*(quoted_column(c, IMAGES) for c in carried_columns(plan))).from_(stage)
     return select.select(features, copy=False).where(_ok(IMAGES), copy=False)
 
 
@@ -164,7 +169,7 @@ def stored_select(plan: PhysicalPlan) -> exp.Select:
     stored = exp.Table(
         this=exp.to_identifier(record.handover_path, quoted=True), db=exp.to_identifier("parquet")
     )
-    tensors = _col("tensors", "h")
+    tensors = quoted_column("tensors", "h")
     if record.handover_inputs != tuple(range(len(record.handover))):
         picked = [
             exp.Bracket(this=tensors.copy(), expressions=[exp.Literal.number(i)])
@@ -172,11 +177,12 @@ def stored_select(plan: PhysicalPlan) -> exp.Select:
         ]
         tensors = exp.Array(expressions=picked)
     select = exp.select(
-        *(_col(c, "j") for c in carried_columns(plan)), exp.alias_(tensors, TENSORS, quoted=True)
+        *(quoted_column(c, "j") for c in carried_columns(plan)),
+        exp.alias_(tensors, TENSORS, quoted=True),
     ).from_(joined.subquery("j", copy=False))
     select = select.join(
         exp.alias_(stored, "h", table=True, quoted=True),
-        on=exp.EQ(this=_col(KEY, "j"), expression=_col(KEY, "h")),
+        on=exp.EQ(this=quoted_column(KEY, "j"), expression=quoted_column(KEY, "h")),
     )
     select.set("hint", _hint(plan, repartition=True, join=False))
     return select
@@ -193,7 +199,7 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     offset = 0
     if plan.resume is not None:
         layers, offset = (plan.resume.record.layer.name, *layers), 1
-    carried = [_col(c) for c in carried_columns(plan)]
+    carried = [quoted_column(c) for c in carried_columns(plan)]
     before = plan.join_placement == JoinPlacement.BEFORE
     source = joined_select(plan) if before else images_select(plan)
     lowered: list[StageSql] = []
@@ -201,11 +207,11 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     for stage in plan.stages:
         if stage.reads == StageInput.TENSORS:
             origin: exp.Expr = _table(quoted(previous))
-            argument: exp.Expr = _field(_col(OUT), "tensors")
+            argument: exp.Expr = _field(quoted_column(OUT), "tensors")
         elif stage.reads == StageInput.STORED:
-            origin, argument = stored_select(plan).subquery("images"), _col(TENSORS)
+            origin, argument = stored_select(plan).subquery("images"), quoted_column(TENSORS)
         else:
-            origin, argument = source.subquery("images", copy=True), _col(IMAGE)
+            origin, argument = source.subquery("images", copy=True), quoted_column(IMAGE)
         udf = exp.Anonymous(this=stage.udf_name, expressions=[argument])
         query = exp.select(*carried, exp.alias_(udf, OUT, quoted=True)).from_(origin)
         if stage.reads == StageInput.TENSORS:
@@ -222,12 +228,12 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
             StageSql(
                 stage=stage,
                 table=table,
-                cache=_sql(cache),
-                uncache_previous=_sql(exp.Uncache(this=_table(quoted(releases)), exists=True))
+                cache=to_sql(cache),
+                uncache_previous=to_sql(exp.Uncache(this=_table(quoted(releases)), exists=True))
                 if releases
                 else None,
                 features=tuple(
-                    _sql(features_select(plan, table, j)) for j in range(len(stage.layers))
+                    to_sql(features_select(plan, table, j)) for j in range(len(stage.layers))
                 ),
                 task=StageTask(
                     model=q.cnn,
@@ -248,11 +254,11 @@ def release_sql(table: str) -> list[str]:
     """Drop a stage's cache and the temporary view CACHE TABLE ... AS created for it."""
     name = _table(quoted(table))
     return [
-        _sql(exp.Uncache(this=name, exists=True)),
-        _sql(exp.Drop(tables=[name.copy()], kind="VIEW", exists=True)),
+        to_sql(exp.Uncache(this=name, exists=True)),
+        to_sql(exp.Drop(tables=[name.copy()], kind="VIEW", exists=True)),
     ]
 
 
 def baseline_sql(plan: PhysicalPlan) -> str:
     """Training rows for the structured-only baseline: the same join, split and filters."""
-    return _sql(joined_select(plan, with_image=False))
+    return to_sql(joined_select(plan, with_image=False))

@@ -1,8 +1,9 @@
 """Using a saved model: PREDICT WITH <name> ... and vista_predict_model(...) in any SQL.
 
 PREDICT WITH computes the model's layer with one CNN stage (the same pandas UDF a TRANSFER stage
-runs, cut at that layer), joins the structured side as TRANSFER does, and hands the rows to the
-saved Spark ML PipelineModel, so every learner predicts exactly as it was trained.
+runs, cut at that layer, configured by the optimizer: statements/predict.py), joins the
+structured side as TRANSFER does, and hands the rows to the saved Spark ML PipelineModel, so every
+learner predicts exactly as it was trained.
 
 vista_predict_model('<name>', image, struct(cols...)) is a pandas UDF: MLlib models live in the
 JVM and cannot run inside it, so it applies the saved coefficients with numpy (ml/linear.py) and
@@ -12,6 +13,7 @@ supports the linear learners only; the session refuses the others before Spark r
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +28,41 @@ from vista_sql.execution import lowering, udfs
 from vista_sql.execution.inference import StageTask
 from vista_sql.ml import linear, saved
 from vista_sql.ml.training import IMAGE_VECTOR
+from vista_sql.optimizer.config import BATCHES
 from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.nodes import ExecConfig, Statistics, TransferQuery
 from vista_sql.plan.values import position
 from vista_sql.spark import remote
 
 FUNCTION = "vista_predict_model"
 FUNCTION_SCHEMA = "struct<prediction: double, probability: array<double>>"
-BATCH = 32
+# vista_predict_model runs inside any SQL, where nothing plans it: the optimizer's largest batch.
+FUNCTION_BATCH = BATCHES[0]
 
 
-def stage_task(meta: dict, threads: int) -> StageTask:
+@dataclass(frozen=True)
+class Prediction:
+    """A planned PREDICT WITH: the saved model, the rows it predicts for, the configuration."""
+
+    name: str
+    root: str  # the models directory it was read from
+    meta: dict  # the saved model's vista_model.json
+    # The images, key, join and filter; `features` are the model's structured columns as the
+    # joined table spells them (the model's own spelling is meta["structured"]).
+    query: TransferQuery
+    config: ExecConfig
+    statistics: Statistics | None = None
+
+    @property
+    def udf_name(self) -> str:
+        return f"vista_predict_{saved.check_name(self.name)}_stage0"
+
+    @property
+    def task(self) -> StageTask:
+        return stage_task(self.meta, self.config.tf_threads, self.config.batch_size)
+
+
+def stage_task(meta: dict, threads: int, batch_size: int) -> StageTask:
     """One CNN stage from the input image to the saved layer, pooled as in training."""
     return StageTask(
         model=saved.model_ref(meta),
@@ -43,51 +70,57 @@ def stage_task(meta: dict, threads: int) -> StageTask:
         index=0,
         cut="prefix",
         pooling=saved.pooling_of(meta),
-        batch_size=BATCH,
+        batch_size=batch_size,
         threads=threads,
     )
 
 
 def _threads(spark) -> int:
+    # vista_predict_model's TensorFlow threads: the cores shared by the tasks Spark runs at once.
     return max(1, (os.cpu_count() or 1) // max(1, remote.default_parallelism(spark)))
 
 
-def predict(spark, binder, stmt) -> object:
-    """PREDICT WITH: key, prediction (and probability for classifiers) per joined row."""
-    name = stmt.this.name
-    root = saved.models_dir(spark)
-    try:
-        meta = saved.read(root, name)
-    except VistaBindError as error:
-        raise error.at(*position(stmt.this)) from None
-    images, key, image, table, _, condition, where = binder.sources(stmt)
-    real = {c.lower(): c for c in table.column_names()}
-    missing = [c for c in meta["structured"] if c.lower() not in real]
-    if missing:
-        raise VistaBindError(
-            f"saved model '{name}' needs structured column(s) {', '.join(missing)}, not in the "
-            "joined table",
-            *position(stmt.args["structured"]),
-        )
-    udf_name = f"vista_predict_{saved.check_name(name)}_stage0"
-    udfs.register(spark, udf_name, stage_task(meta, _threads(spark)))
-    stage = exp.Anonymous(this=udf_name, expressions=[lowering._col(image, IMAGES)])
+def joined_select(p: Prediction) -> exp.Select:
+    """Key, the model's structured columns and the image of every joined row."""
+    q = p.query
     select = exp.select(
-        exp.alias_(lowering._col(key, IMAGES), lowering.KEY, quoted=True),
+        exp.alias_(lowering.quoted_column(q.key, IMAGES), lowering.KEY, quoted=True),
         *(
-            exp.alias_(lowering._col(real[c.lower()], TABLE), c, quoted=True)
-            for c in meta["structured"]
+            exp.alias_(lowering.quoted_column(real, TABLE), name, quoted=True)
+            for real, name in zip(q.features, p.meta["structured"], strict=True)
         ),
+        exp.alias_(lowering.quoted_column(q.image, IMAGES), lowering.IMAGE, quoted=True),
+    ).from_(lowering.join_side(q.images.name, IMAGES, None))
+    select = select.join(
+        lowering.join_side(q.structured.name, TABLE, None), on=q.join_condition.copy()
+    )
+    return select.where(q.where.copy()) if q.where is not None else select
+
+
+def predict_sql(p: Prediction) -> str:
+    """The CNN stage over the joined rows, spread over the plan's partitions."""
+    joined = joined_select(p)
+    # The hint repartitions the select's output: the stage must read it from a subquery to run
+    # in those partitions rather than the images' own.
+    joined.set("hint", exp.Hint(expressions=[lowering.repartition_hint(p.config.partitions)]))
+    stage = exp.Anonymous(this=p.udf_name, expressions=[lowering.quoted_column(lowering.IMAGE)])
+    select = exp.select(
+        lowering.quoted_column(lowering.KEY),
+        *(lowering.quoted_column(name) for name in p.meta["structured"]),
         exp.alias_(stage, lowering.OUT, quoted=True),
-    ).from_(lowering._side(images.name, IMAGES, None))
-    select = select.join(lowering._side(table.name, TABLE, None), on=condition.copy())
-    if where is not None:
-        select = select.where(where.copy())
-    rows = spark.sql(lowering._sql(select)).where(F.col(f"{lowering.OUT}.error").isNull())
+    ).from_(joined.subquery("images", copy=False))
+    return lowering.to_sql(select)
+
+
+def predict(spark, p: Prediction) -> object:
+    """PREDICT WITH: key, prediction (and probability for classifiers) per joined row."""
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(p.config.batch_size))
+    udfs.register(spark, p.udf_name, p.task)
+    rows = spark.sql(predict_sql(p)).where(F.col(f"{lowering.OUT}.error").isNull())
     rows = rows.withColumn(IMAGE_VECTOR, array_to_vector(F.col(f"{lowering.OUT}.features")[0]))
-    out = saved.load_pipeline(root, name).transform(rows)
-    columns = [F.col(lowering.KEY).alias(key), F.col("prediction")]
-    if meta["task"] == "classification":
+    out = saved.load_pipeline(p.root, p.name).transform(rows)
+    columns = [F.col(lowering.KEY).alias(p.query.key), F.col("prediction")]
+    if p.meta["task"] == "classification":
         probability = (
             vector_to_array(F.col("probability"))
             if "probability" in out.columns
@@ -138,7 +171,9 @@ def _predict_group(root: str, threads: int, name: str, image, x) -> tuple[list, 
     if meta["linear"] is None:
         raise ValueError(unsupported(name, meta["learner"]))
     structured = _structured(meta, x)
-    frame, _ = runner_for(stage_task(meta, threads)).run(image.reset_index(drop=True))
+    frame, _ = runner_for(stage_task(meta, threads, FUNCTION_BATCH)).run(
+        image.reset_index(drop=True)
+    )
     predictions: list = [None] * len(image)
     probabilities: list = [None] * len(image)
     usable = [

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from vista_sql.errors import VistaError, VistaSyntaxError
+from vista_sql.errors import VistaError, VistaSyntaxError, first_line
 from vista_sql.interfaces import logs, progress
 from vista_sql.interfaces.display import render
 
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _conf(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+def parse_conf(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
     conf = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -98,7 +98,7 @@ class Shell:
             if failures.is_spark_failure(error):  # e.g. raised collecting a plain query's rows
                 print(f"error: {failures.describe(error, mark=mark)}", file=sys.stderr)
             else:  # a bug or an environment failure, not the user's SQL
-                print(f"error: {type(error).__name__}: {_first_line(error)}", file=sys.stderr)
+                print(f"error: {type(error).__name__}: {first_line(error)}", file=sys.stderr)
             return False
         return True
 
@@ -195,29 +195,6 @@ class _History:
             pass
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
-def _remote_session(url: str, conf: dict[str, str]):
-    """A Spark Connect session; fails fast, in one line, when the server cannot be reached."""
-    import socket
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    if parsed.scheme != "sc" or not parsed.hostname:
-        raise ValueError("--remote expects sc://HOST[:PORT]")
-    # Spark Connect's client retries an unreachable server for minutes before giving up.
-    socket.create_connection((parsed.hostname, parsed.port or 15002), timeout=5).close()
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.remote(url)
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # `vista-sql serve`: the web console
@@ -226,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
-    conf = _conf(args.conf, parser)
+    conf = parse_conf(args.conf, parser)
     logs.show_warnings()
     if args.debug:
         logs.show_jvm_output()
@@ -244,10 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     spark = None
     if args.remote:
         try:
-            spark = _remote_session(args.remote, conf)
+            from vista_sql.spark.session import remote_session
+
+            spark = remote_session(args.remote, conf)
         except Exception as error:  # noqa: BLE001 - any failure here is one line for the user
             print(f"error: cannot use Spark Connect at {args.remote}: ", end="", file=sys.stderr)
-            print(_first_line(error), file=sys.stderr)
+            print(first_line(error), file=sys.stderr)
             return 1
     # Imported only now: it loads TensorFlow, seconds that a failed connection need not wait.
     from vista_sql.session import VistaSession

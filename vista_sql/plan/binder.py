@@ -18,7 +18,7 @@ from sqlglot import exp
 from vista_sql.catalog import models as cnn_models
 from vista_sql.catalog import pooling, roster, staging, weights, zoo
 from vista_sql.dialect import nodes
-from vista_sql.errors import VistaBindError, did_you_mean, find_named
+from vista_sql.errors import VistaBindError, did_you_mean, find_named, first_line
 from vista_sql.ml import metrics as ml_metrics
 from vista_sql.ml import models
 from vista_sql.plan import options as option_specs
@@ -266,7 +266,7 @@ class Binder:
             try:
                 frame = self.spark.sql(text)
             except PySparkException as error:
-                raise _error(f"the {role} subquery fails: {_first_line(error)}", target) from None
+                raise _error(f"the {role} subquery fails: {first_line(error)}", target) from None
             view = f"__vista_{role}_{next(_view_ids)}"
             frame.createOrReplaceTempView(view)
             self.temp_views.append(view)
@@ -389,7 +389,3 @@ def _param(node) -> tuple[str, object]:
     if isinstance(node, nodes.ParamIn):
         return node.this.name, models.Grid(literal_value(v) for v in node.expressions)
     return node.this.name, literal_value(node.expression)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

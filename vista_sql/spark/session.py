@@ -69,6 +69,24 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
     return spark
 
 
+def remote_session(url: str, conf: dict[str, str]):
+    """A Spark Connect session; fails fast, in one line, when the server cannot be reached."""
+    import socket
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    if parsed.scheme != "sc" or not parsed.hostname:
+        raise ValueError("--remote expects sc://HOST[:PORT]")
+    # Spark Connect's client retries an unreachable server for minutes before giving up.
+    socket.create_connection((parsed.hostname, parsed.port or 15002), timeout=5).close()
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(url)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
 def stop(spark, wait: float = 15.0) -> None:
     """Stop the session once no task runs any more. Stopping under a running task (one a failed
     job left behind, still being killed) makes the JVM print stack traces to the console."""

@@ -7,9 +7,11 @@ import dataclasses
 from vista_sql.catalog import models, roster, weights, zoo
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaBindError
+from vista_sql.execution import sql_functions
 from vista_sql.plan import options as option_specs
 from vista_sql.plan.binder import Binder
 from vista_sql.plan.values import position
+from vista_sql.statements.context import Context, Outcome
 
 SHOW_SCHEMA = (
     "name string, source string, input_size string, roster_layers int, imagenet_cached boolean"
@@ -80,3 +82,27 @@ def describe(binder: Binder, stmt: nodes.DescribeCnn) -> list[tuple]:
         )
         for info in roster.describe(ref, model)
     ]
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+def handle_create(context: Context, tree: nodes.CreateCnn) -> Outcome:
+    create(context.binder, context.cnns, tree)
+    sql_functions.register(context.spark, context.cnns)  # vista_features/vista_predict see it
+    return Outcome(None)
+
+
+def handle_drop(context: Context, tree: nodes.DropCnn) -> Outcome:
+    drop(context.cnns, tree)
+    sql_functions.register(context.spark, context.cnns)
+    return Outcome(None)
+
+
+def handle_show(context: Context, tree: nodes.ShowCnns) -> Outcome:
+    return Outcome(context.spark.createDataFrame(show(context.cnns), SHOW_SCHEMA))
+
+
+def handle_describe(context: Context, tree: nodes.DescribeCnn) -> Outcome:
+    rows = describe(context.binder, tree)
+    return Outcome(context.spark.createDataFrame(rows, roster.DESCRIBE_SCHEMA))

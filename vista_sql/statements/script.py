@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
+from vista_sql.dialect.openings import LONGEST_OPENING, is_ours
 from vista_sql.dialect.tokenizer import VistaTokenizer
 from vista_sql.errors import VistaSyntaxError
 
@@ -17,28 +18,6 @@ class Statement:
     line: int  # 1-based position of its first character in the script
     col: int
     ours: bool  # a vista_sql statement (TRANSFER ...), as opposed to plain Spark SQL
-
-
-_OUR_OPENINGS = (
-    ("TRANSFER",),
-    ("EXPLAIN", "TRANSFER"),
-    ("EXPLAIN", "COST", "TRANSFER"),
-    ("CREATE", "CNN"),
-    ("CREATE", "OR", "REPLACE", "CNN"),
-    ("DROP", "CNN"),
-    ("SHOW", "CNNS"),
-    ("DESCRIBE", "CNN"),
-    ("DESC", "CNN"),
-    ("DESCRIBE", "MODEL"),
-    ("DESC", "MODEL"),
-    ("PREDICT", "WITH"),
-    ("SHOW", "SAVED", "MODELS"),
-    ("DROP", "SAVED", "MODEL"),
-)
-
-
-def _is_ours(words: list[str]) -> bool:
-    return any(tuple(words[: len(opening)]) == opening for opening in _OUR_OPENINGS)
 
 
 def split(script: str) -> list[Statement]:
@@ -64,9 +43,9 @@ def split(script: str) -> list[Statement]:
         start = group[0].start
         line = script.count("\n", 0, start) + 1
         col = start - script.rfind("\n", 0, start)
-        words = [t.text.upper() for t in group[:4]]
+        words = [t.text.upper() for t in group[:LONGEST_OPENING]]
         text = script[start:stop].rstrip()
-        statements.append(Statement(text, line, col, _is_ours(words)))
+        statements.append(Statement(text, line, col, is_ours(words)))
     return statements
 
 

@@ -8,12 +8,22 @@ the result gains a first column `cnn` (NULL on the baseline row); with one it ke
 
 from __future__ import annotations
 
-from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import runner
+import itertools
+from dataclasses import dataclass
+
+from vista_sql.dialect import nodes
+from vista_sql.errors import VistaError, VistaExecutionError
+from vista_sql.execution import checks, runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
+from vista_sql.plan.values import position
+from vista_sql.spark import failures
 from vista_sql.statements import explain, facts
+from vista_sql.statements.context import Context, Outcome
+
+# Numbers each plan's stage tables and job groups, unique within the process.
+_statement_ids = itertools.count(1)
 
 
 def plan_all(spark, queries) -> list:
@@ -39,38 +49,74 @@ def render(plans, statement_ids, with_cost: bool) -> str:
     return "\n\n".join(parts)
 
 
-def run(spark, plans, statement_ids, metrics: dict, save_as: str | None):
+@dataclass(frozen=True)
+class TransferResult:
+    """The statement's result table and, per CNN label, what its run measured."""
+
+    frame: object
+    runs: dict[str, runner.RunResult]
+
+    def metrics(self) -> dict:
+        """Rows inferred per stage and layers loaded: the last CNN's, and under `per_cnn` each's."""
+        last = list(self.runs.values())[-1].metrics() if self.runs else {}
+        return {**last, "per_cnn": {label: r.metrics() for label, r in self.runs.items()}}
+
+
+def run(spark, plans, statement_ids, save_as: str | None) -> TransferResult:
     labels = cnn_labels([p.query for p in plans])
     best = saved.Best(plans[0].query.metrics[0]) if save_as else None
-    frames = []
+    runs: dict[str, runner.RunResult] = {}
     for i, (label, plan, sid) in enumerate(zip(labels, plans, statement_ids, strict=True)):
 
         def keep(layer, result, label=label, query=plan.query):
             best.offer(saved.Candidate(label, query, layer, result))
 
-        stage_metrics: dict = {}
-        frame = runner.run(
-            spark,
-            plan,
-            sid,
-            stage_metrics,
-            baseline=i == 0,
-            on_model=keep if best is not None else None,
-        )
-        metrics.update(stage_metrics)
-        metrics.setdefault("per_cnn", {})[label] = stage_metrics
-        frames.append(frame)
+        on_model = keep if best is not None else None
+        runs[label] = runner.run(spark, plan, sid, baseline=i == 0, on_model=on_model)
     if best is not None:
         _save(spark, save_as, best)
     if len(plans) == 1:
-        return frames[0]
+        return TransferResult(runs[labels[0]].frame, runs)
     rows = []
-    for i, (label, frame) in enumerate(zip(labels, frames, strict=True)):
-        for row in frame.collect():
+    for i, label in enumerate(labels):
+        for row in runs[label].frame.collect():
             baseline = i == 0 and row[0] == runner.BASELINE
             rows.append((None if baseline else label, *row))
     schema = "cnn string, " + runner.result_schema(plans[0].query)
-    return spark.createDataFrame(rows, schema)
+    return TransferResult(spark.createDataFrame(rows, schema), runs)
+
+
+def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
+    """TRANSFER: bind, plan each CNN, check the rows, run; SAVE BEST AS refuses a taken name
+    before anything runs."""
+    spark = context.spark
+    queries = context.binder.bind_all(tree)
+    save_as = tree.args.get("save_as")
+    if save_as is not None:
+        try:
+            overwrite = bool(dict(queries[0].options).get("overwrite", False))
+            saved.check_free(spark, save_as.name, overwrite)
+        except VistaError as error:
+            raise error.at(*position(save_as)) from None
+    statement_ids = [next(_statement_ids) for _ in queries]
+    plans = plan_all(spark, queries)
+    with failures.during("the checks before inference"):
+        for plan in plans:
+            checks.before_run(spark, plan)
+    name = save_as.name if save_as is not None else None
+    # The run names its stages and fits itself; this names what falls between them.
+    with failures.during("the TRANSFER"):
+        result = run(spark, plans, statement_ids, name)
+    return Outcome(result.frame, result.metrics())
+
+
+def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
+    """EXPLAIN [COST] TRANSFER: the plans as text, nothing run."""
+    queries = context.binder.bind_all(tree.this)
+    statement_ids = [next(_statement_ids) for _ in queries]
+    plans = plan_all(context.spark, queries)
+    text = render(plans, statement_ids, with_cost=bool(tree.args.get("cost")))
+    return Outcome(context.spark.createDataFrame([(text,)], "plan string"))
 
 
 def _save(spark, name: str, best: saved.Best) -> None:

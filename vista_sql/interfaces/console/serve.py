@@ -32,11 +32,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    from vista_sql.interfaces.cli import _conf
+    from vista_sql.interfaces.cli import parse_conf
 
     parser = _parser()
     args = parser.parse_args(argv)
-    conf = _conf(args.conf, parser)
+    conf = parse_conf(args.conf, parser)
     if args.debug:
         from vista_sql.interfaces import logs
 
