@@ -118,14 +118,20 @@ class VistaParser(SparkParser):
         self.raise_error("expected USING (<column>) or ON <condition> after the joined table")
         return None, None
 
-    def _parse_predict(self, form: openings.Form) -> nodes.PredictWith:
-        name = self._expect_identifier("a saved model name after PREDICT WITH")
+    def _parse_sides(self):
+        """ON images (key, image) JOIN table USING (...) | ON cond [WHERE ...]: what TRANSFER
+        and PREDICT WITH read their rows from."""
         self._expect("ON", what="ON <images table> (<key>, <image>)")
         images = self._parse_source(with_columns=True)
         self._expect("JOIN", what="JOIN <structured table>")
         structured = self._parse_source(with_columns=False)
         using, on = self._parse_join_condition()
         where = self._parse_assignment() if self._match(TokenType.WHERE) else None
+        return images, structured, using, on, where
+
+    def _parse_predict(self, form: openings.Form) -> nodes.PredictWith:
+        name = self._expect_identifier("a saved model name after PREDICT WITH")
+        images, structured, using, on, where = self._parse_sides()
         return self.expression(
             nodes.PredictWith(
                 this=name, images=images, structured=structured, using=using, on=on, where=where
@@ -150,12 +156,7 @@ class VistaParser(SparkParser):
         else:
             layers = self._parse_wrapped_csv(lambda: self._expect_identifier("a layer name"))
         pooling = self._parse_pooling() if self._match_text_seq("POOL") else None
-        self._expect("ON", what="ON <images table> (<key>, <image>)")
-        images = self._parse_source(with_columns=True)
-        self._expect("JOIN", what="JOIN <structured table>")
-        structured = self._parse_source(with_columns=False)
-        using, on = self._parse_join_condition()
-        where = self._parse_assignment() if self._match(TokenType.WHERE) else None
+        images, structured, using, on, where = self._parse_sides()
         self._expect("TRAIN")
         train = self._parse_train()
         split = folds = metrics = None

@@ -57,6 +57,29 @@ def _tree(plan: PhysicalPlan) -> list[str]:
     return lines
 
 
+def configuration_details(c, s, structured_size: bool = True) -> list[str]:
+    """Memory regions, where the resources came from, what the session cannot take, and the
+    statistics planned with: shared by EXPLAIN TRANSFER and EXPLAIN PREDICT WITH."""
+    lines = []
+    if c.memory is not None:
+        m = c.memory
+        lines.append(
+            f"memory per node: total {_mb(m.total)} = OS {_mb(m.os_reserve)} + Spark core "
+            f"{_mb(m.core)} + TensorFlow {_mb(m.inference)} + user {_mb(m.user)} + storage "
+            f"{_mb(m.storage)}"
+        )
+    if c.resources:
+        lines.append(c.resources)
+    lines += [f"not applied: {note}" for note in c.unapplied]
+    if s is not None:
+        structured = f", structured side {_mb(s.structured_bytes)}" if structured_size else ""
+        lines.append(
+            f"statistics: {s.images} images ({s.image_bytes} B each on average), {s.joined} rows "
+            f"after the join and filters{structured}"
+        )
+    return lines
+
+
 def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> str:
     q, c, s = plan.query, plan.config, plan.statistics
     params = ", ".join(f"{k}={v}" for k, v in q.params)
@@ -71,21 +94,7 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
         f" (Arrow batch {c.batch_size}), TensorFlow threads per task {c.tf_threads}, "
         f"storage {c.storage_level}",
     ]
-    if c.memory is not None:
-        m = c.memory
-        lines.append(
-            f"memory per node: total {_mb(m.total)} = OS {_mb(m.os_reserve)} + Spark core "
-            f"{_mb(m.core)} + TensorFlow {_mb(m.inference)} + user {_mb(m.user)} + storage "
-            f"{_mb(m.storage)}"
-        )
-    if c.resources:
-        lines.append(c.resources)
-    lines += [f"not applied: {note}" for note in c.unapplied]
-    if s is not None:
-        lines.append(
-            f"statistics: {s.images} images ({s.image_bytes} B each on average), {s.joined} rows "
-            f"after the join and filters, structured side {_mb(s.structured_bytes)}"
-        )
+    lines += configuration_details(c, s)
     if plan.recorded:
         lines.append("== reuse of materialized layers ==")
         lines += [f"{r.layer.name} at '{r.path}': {r.verdict()}" for r in plan.recorded]

@@ -21,7 +21,7 @@ from vista_sql.plan.vocabulary import JoinPlacement, Strategy
 from vista_sql.spark import failures
 from vista_sql.statements import facts
 from vista_sql.statements.context import Context, Outcome
-from vista_sql.statements.explain import MB
+from vista_sql.statements.explain import configuration_details
 
 
 def handle(context: Context, tree: nodes.PredictWith) -> Outcome:
@@ -116,24 +116,6 @@ def render(p: predict.Prediction) -> str:
         f"parallelism {c.parallelism}, partitions {c.partitions}, inference batch {c.batch_size}"
         f" (Arrow batch {c.batch_size}), TensorFlow threads per task {c.tf_threads}",
     ]
-    if c.memory is not None:
-        m = c.memory
-        regions = [
-            ("OS", m.os_reserve),
-            ("Spark core", m.core),
-            ("TensorFlow", m.inference),
-            ("user", m.user),
-            ("storage", m.storage),
-        ]
-        parts = " + ".join(f"{label} {value / MB:,.1f} MB" for label, value in regions)
-        lines.append(f"memory per node: total {m.total / MB:,.1f} MB = {parts}")
-    if c.resources:
-        lines.append(c.resources)
-    lines += [f"not applied: {note}" for note in c.unapplied]
-    if s is not None:
-        lines.append(
-            f"statistics: {s.images} images ({s.image_bytes} B each on average), {s.joined} rows "
-            "after the join and filters"
-        )
+    lines += configuration_details(c, s, structured_size=False)
     lines += ["== Spark SQL ==", predict.predict_sql(p) + ";"]
     return "\n".join(lines)
