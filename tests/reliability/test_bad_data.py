@@ -3,11 +3,10 @@ inferred; rows left out are named in warnings and are not written; layer lists a
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from reliability.cases import DATA_ERRORS, DATA_VIEWS, DATA_WARNINGS, LAYERS, MESSY
+from reliability.logged import vista_warnings
 from vista_sql.plan.binder import Binder
 from vista_sql.session import parse
 
@@ -29,27 +28,13 @@ def test_nothing_to_train_on_is_one_line_before_inference(vista, data_views, tmp
     assert list(tmp_path.iterdir()) == []
 
 
-class Collected(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture(scope="module")
 def messy_run(vista, data_views, tmp_path_factory):
     out = tmp_path_factory.mktemp("messy") / "features"
-    handler = Collected()
-    logger = logging.getLogger("vista_sql")
-    logger.addHandler(handler)
-    try:
+    with vista_warnings() as messages:
         rows = vista.sql(f"{MESSY} MATERIALIZE INTO '{out}'").collect()
-    finally:
-        logger.removeHandler(handler)
     written = vista.spark.read.parquet(str(out / "out_relu")).collect()
-    return rows, handler.messages, sorted(row[0] for row in written)
+    return rows, messages, sorted(row[0] for row in written)
 
 
 @pytest.mark.parametrize("case", DATA_WARNINGS, ids=[c.id for c in DATA_WARNINGS])

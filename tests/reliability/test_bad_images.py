@@ -3,12 +3,11 @@ ones are used, and what was skipped stays queryable."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pytest
 
 from reliability.cases import BAD_IMAGES, IMAGE_RUN_WARNINGS, ODD_IMAGES, encoded
+from reliability.logged import vista_warnings
 from vista_sql.catalog import images
 from vista_sql.errors import VistaBindError, VistaExecutionError
 
@@ -31,15 +30,6 @@ BAD_KEYS = range(1, len(BAD_IMAGES) + 1)
 ODD_KEYS = range(len(BAD_IMAGES) + 1, len(BAD_IMAGES) + len(ODD_IMAGES) + 1)
 
 
-class Collected(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture(scope="module")
 def dirty(vista, spark, demo_views):
     payloads = [make() for _, make in BAD_IMAGES + ODD_IMAGES]
@@ -59,19 +49,14 @@ STATEMENT = (
 @pytest.fixture(scope="module")
 def dirty_run(vista, spark, dirty, tmp_path_factory):
     out = tmp_path_factory.mktemp("dirty") / "features"
-    handler = Collected()
-    logger = logging.getLogger("vista_sql")
-    logger.addHandler(handler)
-    try:
+    with vista_warnings() as messages:
         rows = vista.sql(STATEMENT.format(tail=f"EVALUATE SPLIT 0.5 MATERIALIZE INTO '{out}'"))
         rows = rows.collect()
-    finally:
-        logger.removeHandler(handler)
     skipped = {row[0]: row[1] for row in spark.table("vista_skipped").collect()}
     written = sorted(
         r[0] for r in spark.read.parquet(str(out / "global_average_pooling2d")).collect()
     )
-    return rows, handler.messages, skipped, written
+    return rows, messages, skipped, written
 
 
 def test_bad_rows_are_left_out_and_the_rest_are_used(dirty, dirty_run):
