@@ -29,9 +29,10 @@ from vista_sql.execution.inference import StageTask
 from vista_sql.ml import linear, saved
 from vista_sql.ml.training import IMAGE_VECTOR
 from vista_sql.optimizer.config import BATCHES
-from vista_sql.plan.binder import IMAGES, TABLE
+from vista_sql.plan.columns import IMAGES, TABLE
 from vista_sql.plan.nodes import ExecConfig, Statistics, TransferQuery
 from vista_sql.plan.values import position
+from vista_sql.plan.vocabulary import Cut
 from vista_sql.spark import remote
 
 FUNCTION = "vista_predict_model"
@@ -68,7 +69,7 @@ def stage_task(meta: dict, threads: int, batch_size: int) -> StageTask:
         model=saved.model_ref(meta),
         layers=(meta["layer"],),
         index=0,
-        cut="prefix",
+        cut=Cut.PREFIX,
         pooling=saved.pooling_of(meta),
         batch_size=batch_size,
         threads=threads,
