@@ -11,6 +11,7 @@ next TRANSFER replaces it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from pyspark.sql import functions as F
 
@@ -24,54 +25,91 @@ SKIPPED_VIEW = "vista_skipped"
 SAMPLE = 3  # keys named in a warning
 
 
-def before_run(spark, plan) -> None:
+@dataclass(frozen=True)
+class Counts:
+    """The joined rows and the images side, each counted in one pass, before any inference: the
+    optimizer's statistics, the checks and the run's class count all read these."""
+
+    rows: int  # joined rows (after WHERE)
+    keys: int  # distinct keys among them
+    null_labels: int
+    label_values: int  # distinct non-NULL labels
+    image_rows: int
+    image_keys: int
+    image_bytes: int  # average encoded image size; length() of a binary column reads no pixels
+
+    @property
+    def classes(self) -> int:
+        """Distinct label values, NULL counted as one, as a DISTINCT over the labels gives."""
+        return self.label_values + (1 if self.null_labels else 0)
+
+
+def count(spark, query, baseline_sql: str) -> Counts:
+    """Two jobs: one aggregate over the images side, one over the joined rows."""
+    key, label = F.col(lowering.quoted(lowering.KEY)), F.col(lowering.quoted(lowering.LABEL))
+    image_rows, image_keys, image_bytes = (
+        spark.table(query.images.name)
+        .agg(
+            F.count(F.lit(1)),
+            F.countDistinct(F.col(lowering.quoted(query.key))),
+            F.avg(F.length(F.col(lowering.quoted(query.image)))),
+        )
+        .first()
+    )
+    rows, keys, null_labels, values = (
+        spark.sql(baseline_sql)
+        .agg(
+            F.count(F.lit(1)),
+            F.countDistinct(key),
+            F.count_if(label.isNull()),
+            F.countDistinct(label),
+        )
+        .first()
+    )
+    return Counts(rows, keys, null_labels, values, image_rows, image_keys, int(image_bytes or 0))
+
+
+def before_run(spark, plan, counts: Counts) -> None:
     """Refuse a statement with nothing to train on; warn about rows it will leave out."""
-    q = plan.query
+    q, c = plan.query, counts
     key, label = F.col(lowering.quoted(lowering.KEY)), F.col(lowering.quoted(lowering.LABEL))
     joined = spark.sql(lowering.baseline_sql(plan))
-    rows, keys, null_labels, values = joined.agg(
-        F.count(F.lit(1)), F.countDistinct(key), F.count_if(label.isNull()), F.countDistinct(label)
-    ).first()
-    images = spark.table(q.images.name)
-    image_rows, image_keys = images.agg(
-        F.count(F.lit(1)), F.countDistinct(F.col(lowering.quoted(q.key)))
-    ).first()
-    if rows == 0:
-        raise VistaExecutionError(f"nothing to train on: {_why_empty(spark, q, image_rows)}")
-    if null_labels == rows:
+    if c.rows == 0:
+        raise VistaExecutionError(f"nothing to train on: {_why_empty(spark, q, c.image_rows)}")
+    if c.null_labels == c.rows:
         raise VistaExecutionError(
-            f"nothing to train on: the label '{q.label}' is NULL in all {rows} joined rows"
+            f"nothing to train on: the label '{q.label}' is NULL in all {c.rows} joined rows"
         )
-    if values == 1 and models.lookup(q.model).task == "classification":
+    if c.label_values == 1 and models.lookup(q.model).task == "classification":
         raise VistaExecutionError(
-            f"the label '{q.label}' has a single value in the {rows - null_labels} joined rows; "
-            "a classifier needs at least two"
+            f"the label '{q.label}' has a single value in the {c.rows - c.null_labels} joined "
+            "rows; a classifier needs at least two"
         )
-    if null_labels:
+    if c.null_labels:
         sample = _keys(joined.where(label.isNull()).select(key))
         log.warning(
             "left out %d of %d rows whose label '%s' is NULL (%s)",
-            null_labels,
-            rows,
+            c.null_labels,
+            c.rows,
             q.label,
             sample,
         )
-    if keys < rows:
-        side = "images" if image_keys < image_rows else "structured"
+    if c.keys < c.rows:
+        side = "images" if c.image_keys < c.image_rows else "structured"
         repeated = joined.groupBy(key).count().where("count > 1").select(key)
         log.warning(
             "the %s side holds duplicate keys (%s): %d extra joined rows, each trained on as its "
             "own row",
             side,
             _keys(repeated),
-            rows - keys,
+            c.rows - c.keys,
         )
     if q.where is None:
-        _warn_unmatched(spark, q, joined, key, rows, keys, image_rows, image_keys)
+        _warn_unmatched(spark, q, joined, key, c)
 
 
-def _warn_unmatched(spark, q, joined, key, rows, keys, image_rows, image_keys) -> None:
-    if keys < image_keys:
+def _warn_unmatched(spark, q, joined, key, c: Counts) -> None:
+    if c.keys < c.image_keys:
         image_key = F.col(lowering.quoted(q.key))
         lonely = (
             spark.table(q.images.name)
@@ -80,17 +118,17 @@ def _warn_unmatched(spark, q, joined, key, rows, keys, image_rows, image_keys) -
         )
         log.warning(
             "left out %d of %d images whose key has no row on the structured side (%s)",
-            image_keys - keys,
-            image_keys,
+            c.image_keys - c.keys,
+            c.image_keys,
             _keys(lonely),
         )
     # Each structured row joins at most one image when image keys are unique.
-    if image_keys == image_rows:
+    if c.image_keys == c.image_rows:
         structured_rows = spark.table(q.structured.name).count()
-        if structured_rows > rows:
+        if structured_rows > c.rows:
             log.warning(
                 "left out %d of %d structured rows that match no image",
-                structured_rows - rows,
+                structured_rows - c.rows,
                 structured_rows,
             )
 

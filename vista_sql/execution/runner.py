@@ -1,7 +1,9 @@
 """Running a lowered TRANSFER plan on Spark: stage by stage, train per layer, collect results.
 
-Only the current stage's table is cached; the previous one is released as soon as the next is
-materialised, which is what keeps Vista's staged plan within memory.
+At most two stages' tables are cached at once, which is what keeps Vista's staged plan within
+memory: a staged plan infers stage k+1 while stage k's layers are still training (their fits read
+stage k's table), then releases stage k once those fits are done, before stage k+2 starts. Lazy
+and eager stages feed no later stage: each is trained and released before the next one runs.
 
 Models are trained a few at a time on threads of the driver: an MLlib fit over a stage's rows is
 a chain of small Spark jobs, mostly waiting on job latency, so a stage's layers (all five of an
@@ -59,7 +61,13 @@ class RunResult:
 
 
 def run(
-    spark, plan: PhysicalPlan, statement_id: int, *, baseline: bool = True, on_model=None
+    spark,
+    plan: PhysicalPlan,
+    statement_id: int,
+    counts: checks.Counts,
+    *,
+    baseline: bool = True,
+    on_model=None,
 ) -> RunResult:
     """Run the plan: the baseline's rows, loaded layers, each stage, then the rows collected.
 
@@ -68,15 +76,12 @@ def run(
     """
     stages = lowering.lower(plan, statement_id)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
-    steps = _Steps(spark, plan, on_model)
+    steps = _Steps(spark, plan, on_model, counts.classes)
     try:
-        rows_in, baseline_fit = steps.baseline(train=baseline)
+        rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline)
         rows = steps.loaded_layers()
-        counters = []
-        for stage in stages:
-            stage_rows, counter = steps.stage(stage, statement_id, len(stages), rows_in)
-            rows += stage_rows
-            counters.append((stage.stage, counter))
+        stage_rows, counters = steps.stages(stages, statement_id, rows_in)
+        rows += stage_rows
         if baseline_fit is not None:
             rows.append(steps.baseline_row(baseline_fit))
         # Read once every stage ran: a stage recomputed for a later one counts again.
@@ -89,11 +94,20 @@ def run(
     return RunResult(frame, inferred, {r.layer.name: r.path for r in plan.loaded})
 
 
+@dataclass(frozen=True)
+class _StageTraining:
+    """A cached stage's fits, started; a staged plan infers the next stage meanwhile."""
+
+    stage: lowering.StageSql
+    fits: tuple[tuple, ...]  # (layer, Future of (TrainingResult, seconds))
+    inference_seconds: float  # counted in the first layer's row
+
+
 class _Steps:
     """The steps of one plan's run and what they share: the training pool, the split, the
     manifest lock and the hand-over tensors kept so far."""
 
-    def __init__(self, spark, plan: PhysicalPlan, on_model):
+    def __init__(self, spark, plan: PhysicalPlan, on_model, classes: int):
         q = plan.query
         self.spark, self.plan, self.on_model = spark, plan, on_model
         self.schema = result_schema(q)
@@ -104,27 +118,25 @@ class _Steps:
             is_test=lowering.IS_TEST,
             spec=training.TrainingSpec(q.model, q.params, q.metrics, q.folds, q.split, q.seed),
         )
-        self.classes = 0
+        self.classes = classes
         self.identity = None  # of the images, for the manifest of what MATERIALIZE writes
         self.handed_over: list[str] = []  # layers whose hand-over tensors the target keeps
         self.publishing = threading.Lock()  # layers of one stage write the same manifest
         self.mark = failures.Mark.now()  # evidence for errors, from the latest step's start
         self.pool = ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="vista-train")
 
-    def baseline(self, train: bool) -> tuple[int, Future | None]:
-        """The joined rows (counted) and, when `train`, the baseline's fit started on them."""
+    def baseline(self, train: bool) -> Future | None:
+        """The split drawn from the joined rows and, when `train`, the baseline's fit started."""
         spark, plan, q = self.spark, self.plan, self.plan.query
         started = time.perf_counter()
         # As many partitions as the stages have: a file source over many small images would
         # otherwise give every training pass of the baseline dozens of tiny tasks.
         joined = spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions).cache()
-        self.classes = joined.select(lowering.LABEL).distinct().count()
         if models.lookup(q.model).task == "classification":
             # Drawn once from the keys: each layer applies it without re-sorting its wide rows.
             self.common["split"] = training.draw_split(
                 joined, key=lowering.KEY, label=lowering.LABEL, split=q.split, seed=q.seed
             )
-        rows_in = joined.count()
         fit = None
         if train:
 
@@ -145,7 +157,7 @@ class _Steps:
             joined.unpersist()
         if q.materialize:
             self.identity = recorded.images_identity(spark, q, plan.statistics.images)
-        return rows_in, fit
+        return fit
 
     def loaded_layers(self) -> list[tuple]:
         """Train on the layers whose features were recorded by an earlier MATERIALIZE."""
@@ -165,18 +177,39 @@ class _Steps:
             self.handed_over.append(resume.record.layer.name)
         return rows
 
-    def stage(self, stage, statement_id: int, count: int, rows_in: int):
-        """Cache one CNN stage and train on each of its layers: (rows, rows it inferred)."""
-        spark, plan, q = self.spark, self.plan, self.plan.query
+    def stages(self, stages, statement_id: int, rows_in: int) -> tuple[list[tuple], list]:
+        """Infer and train stage by stage: (rows, (stage, counter of rows inferred) per stage)."""
+        rows, counters, training = [], [], None
+        for stage in stages:
+            counter, seconds = self.infer(stage, statement_id, len(stages), rows_in)
+            counters.append((stage.stage, counter))
+            if training is not None:
+                rows += self.finish(training)
+            if stage.uncache_previous:  # only now: the previous stage's fits read its table
+                self.spark.sql(stage.uncache_previous)
+            training = self.train(stage, seconds)
+            if self.plan.strategy != Strategy.STAGED:
+                rows += self.finish(training)
+                training = None
+        if training is not None:
+            rows += self.finish(training)
+        return rows, counters
+
+    def infer(self, stage, statement_id: int, count: int, rows_in: int):
+        """Cache one CNN stage: the counter of the rows it inferred, and the seconds it took."""
+        spark, q = self.spark, self.plan.query
         started, self.mark = time.perf_counter(), failures.Mark.now()
         counter = udfs.register(spark, stage.stage.udf_name, stage.task)
         with failures.during(_stage_name(stage, count), self.mark):
             _materialize_stage(spark, stage, statement_id, count, rows_in)
         counter.settle(spark, stage.table)
-        if stage.uncache_previous:
-            spark.sql(stage.uncache_previous)
         if stage.stage.index == 0:
             _report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
+        return counter, time.perf_counter() - started
+
+    def train(self, stage, inference_seconds: float) -> _StageTraining:
+        """Start the fits of a cached stage's layers; `finish` waits for them."""
+        spark, plan, q = self.spark, self.plan, self.plan.query
         # A staged plan's hand-over tensors are kept with the layer as soon as it is written,
         # so a driver dying later resumes from there.
         last = stage.stage.index == plan.stages[-1].index
@@ -186,11 +219,16 @@ class _Steps:
         for layer, features in zip(stage.stage.layers, stage.features, strict=True):
             fit = self._train_later(self._train_layer, 0.0, spark.sql(features), layer, None, then)
             fits.append((layer, fit))
-        # The stage's table stays cached until every layer it feeds is trained.
-        rows = self._collect(fits, time.perf_counter() - started)
-        if stage.stage.reads == StageInput.IMAGES and plan.strategy != Strategy.STAGED:
-            _release(spark, stage.table)  # lazy and eager stages feed no later stage
-        return rows, counter
+        return _StageTraining(stage, tuple(fits), inference_seconds)
+
+    def finish(self, training: _StageTraining) -> list[tuple]:
+        """The rows of a stage's fits, once done. Its table stays cached until then; a lazy or
+        eager stage feeds no later stage and is released here."""
+        stage = training.stage
+        rows = self._collect(list(training.fits), training.inference_seconds)
+        if stage.stage.reads == StageInput.IMAGES and self.plan.strategy != Strategy.STAGED:
+            _release(self.spark, stage.table)
+        return rows
 
     def baseline_row(self, fit: Future) -> tuple:
         with failures.during("training the structured-only baseline", self.mark):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import functions as F
 
-from vista_sql.execution import lowering
+from vista_sql.execution import checks, lowering
 from vista_sql.execution import recorded as records_on_disk
 from vista_sql.optimizer import recorded
 from vista_sql.optimizer import resources as machines
@@ -49,29 +49,39 @@ class Facts:
     slots: int | None  # tasks one node runs side by side, None when unknown
     storage_limit: int | None  # storage memory the session's block managers really have
     records: tuple[RecordedLayer, ...]
+    counts: checks.Counts  # the joined rows, also read by the checks and the run
 
     def arguments(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """planner.plan's keyword arguments."""
+        planned = ("statistics", "resources", "slots", "storage_limit", "records")
+        return {name: getattr(self, name) for name in planned}
 
 
-def gather(spark, query: TransferQuery, statistics: Statistics | None = None) -> Facts:
-    """What the planner needs for `query`; `statistics` when already counted (they do not depend
+def gather(spark, query: TransferQuery, counts: checks.Counts | None = None) -> Facts:
+    """What the planner needs for `query`; `counts` when already counted (they do not depend
     on the CNN, so a statement comparing CNNs counts them once)."""
     resources = of_session(spark)
     slots = task_slots(spark, resources)
     baseline = lowering.baseline_sql(nodes.draft(query))
-    statistics = statistics or count(spark, query, baseline)
+    counts = counts or checks.count(spark, query, baseline)
+    statistics = Statistics(
+        images=counts.image_rows,
+        joined=counts.rows,
+        structured_bytes=_size_in_bytes(spark.table(query.structured.name)),
+        image_bytes=counts.image_bytes,
+    )
     found = ()
     if dict(query.options).get("reuse", True):
         found = find_records(spark, query, statistics.images, baseline)
-    return Facts(statistics, resources, slots, session_storage(spark), found)
+    return Facts(statistics, resources, slots, session_storage(spark), found, counts)
 
 
 # -- statistics: counted, never reading image bytes ----------------------------------------------
 
 
 def count(spark, query: TransferQuery, baseline_sql: str) -> Statistics:
-    """Row counts of both sides and of the join; `length()` of a binary column reads no pixels."""
+    """Row counts of both sides and of the join (PREDICT WITH's, which has no label to check);
+    `length()` of a binary column reads no pixels."""
     images = spark.table(query.images.name)
     counts = images.select(
         F.count(F.lit(1)).alias("n"), F.avg(F.length(F.col(quoted(query.image)))).alias("avg")

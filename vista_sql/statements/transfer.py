@@ -26,15 +26,15 @@ from vista_sql.statements.context import Context, Outcome
 _statement_ids = itertools.count(1)
 
 
-def plan_all(spark, queries) -> list:
-    """A plan per CNN: what the session holds (facts.gather), then the optimizer on those values."""
-    plans = []
+def plan_all(spark, queries) -> tuple[list, checks.Counts]:
+    """A plan per CNN: what the session holds (facts.gather), then the optimizer on those values;
+    and the joined rows' counts, which do not depend on the CNN (counted once, for the first)."""
+    plans, counts = [], None
     for query in queries:
-        # Row counts and sizes do not depend on the CNN: counted once, for the first.
-        counted = plans[0].statistics if plans else None
-        found = facts.gather(spark, query, statistics=counted)
+        found = facts.gather(spark, query, counts)
+        counts = found.counts
         plans.append(planner.plan(query, **found.arguments()))
-    return plans
+    return plans, counts
 
 
 def render(plans, statement_ids, with_cost: bool) -> str:
@@ -62,7 +62,7 @@ class TransferResult:
         return {**last, "per_cnn": {label: r.metrics() for label, r in self.runs.items()}}
 
 
-def run(spark, plans, statement_ids, save_as: str | None) -> TransferResult:
+def run(spark, plans, statement_ids, save_as: str | None, counts: checks.Counts) -> TransferResult:
     labels = cnn_labels([p.query for p in plans])
     best = saved.Best(plans[0].query.metrics[0]) if save_as else None
     runs: dict[str, runner.RunResult] = {}
@@ -72,7 +72,7 @@ def run(spark, plans, statement_ids, save_as: str | None) -> TransferResult:
             best.offer(saved.Candidate(label, query, layer, result))
 
         on_model = keep if best is not None else None
-        runs[label] = runner.run(spark, plan, sid, baseline=i == 0, on_model=on_model)
+        runs[label] = runner.run(spark, plan, sid, counts, baseline=i == 0, on_model=on_model)
     if best is not None:
         _save(spark, save_as, best)
     if len(plans) == 1:
@@ -99,14 +99,13 @@ def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
         except VistaError as error:
             raise error.at(*position(save_as)) from None
     statement_ids = [next(_statement_ids) for _ in queries]
-    plans = plan_all(spark, queries)
+    plans, counts = plan_all(spark, queries)
     with failures.during("the checks before inference"):
-        for plan in plans:
-            checks.before_run(spark, plan)
+        checks.before_run(spark, plans[0], counts)  # the CNNs share the joined rows
     name = save_as.name if save_as is not None else None
     # The run names its stages and fits itself; this names what falls between them.
     with failures.during("the TRANSFER"):
-        result = run(spark, plans, statement_ids, name)
+        result = run(spark, plans, statement_ids, name, counts)
     return Outcome(result.frame, result.metrics())
 
 
@@ -114,7 +113,7 @@ def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
     """EXPLAIN [COST] TRANSFER: the plans as text, nothing run."""
     queries = context.binder.bind_all(tree.this)
     statement_ids = [next(_statement_ids) for _ in queries]
-    plans = plan_all(context.spark, queries)
+    plans, _ = plan_all(context.spark, queries)
     text = render(plans, statement_ids, with_cost=bool(tree.args.get("cost")))
     return Outcome(context.spark.createDataFrame([(text,)], "plan string"))
 
