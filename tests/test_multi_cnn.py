@@ -7,9 +7,11 @@ import pytest
 from vista_sql.errors import VistaBindError
 from vista_sql.execution.runner import BASELINE
 
+# Twelve images: whether several CNNs give each one's numbers does not depend on how many.
+FEW = "CREATE OR REPLACE TEMPORARY VIEW multi_images AS SELECT * FROM images WHERE id <= 12"
 TAIL = """
   LAYERS TOP 2
-  ON images AS i (id, content) JOIN products AS p USING (id)
+  ON multi_images AS i (id, content) JOIN products AS p USING (id)
   TRAIN logistic_regression (LABEL is_popular, max_iter = 5)
   EVALUATE SPLIT 0.25
 """
@@ -20,6 +22,11 @@ METRICS = ("feature_dim", "n_train", "n_test", "accuracy", "f1", "auc")
 
 def _rows(frame) -> dict:
     return {r.layer: tuple(getattr(r, m) for m in METRICS) for r in frame.collect()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def multi_images(vista, demo_views):
+    vista.sql(FEW)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,7 @@ def test_explain_shows_each_cnns_plan(vista, demo_views):
 def test_a_listed_layer_must_exist_in_every_cnn(vista, demo_views):
     statement = f"""TRANSFER FEATURES FROM {MOBILENET}, {ALEXNET}
   LAYERS (global_average_pooling2d)
-  ON images AS i (id, content) JOIN products AS p USING (id)
+  ON multi_images AS i (id, content) JOIN products AS p USING (id)
   TRAIN logistic_regression (LABEL is_popular)"""
     with pytest.raises(VistaBindError) as caught:
         vista.sql(statement)

@@ -57,8 +57,12 @@ def test_transfer_on_a_registered_pretrained_model(
     keys = sorted(payloads)
     batch = np.stack([images.decode(payloads[k], (224, 224)) for k in keys])
     batch = keras.applications.imagenet_utils.preprocess_input(batch, mode="caffe")
-    for layer in ("block3_pool", "block5_conv3", "gap"):
-        direct = keras.Model(model.input, model.get_layer(layer).output).predict(batch, verbose=0)
+    layers = ("block3_pool", "block5_conv3", "gap")
+    # One pass of VGG16 for the three layers, not a pass (and a traced model) per layer.
+    outputs = [model.get_layer(layer).output for layer in layers]
+    directs = keras.Model(model.input, outputs).predict_on_batch(batch)
+    for layer, direct in zip(layers, directs, strict=True):
+        direct = np.asarray(direct)
         stored = {r.id: r.features for r in spark.read.parquet(str(out / layer)).collect()}
         got = np.array([stored[k] for k in keys], dtype=np.float32)
         # Spark's workers batch and thread the CNN their own way; HED's outputs reach 400, so the
