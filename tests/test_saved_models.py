@@ -15,20 +15,16 @@ from vista_sql.execution.runner import BASELINE
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark
 
-# Half the demo's images (both classes among them): every image costs MobileNetV2's inference, in
-# this process and again in the new one, and what is checked holds for each image alike. A few
-# iterations of the learner (each one a Spark job) save a model as well as a hundred do.
-FEW = "CREATE OR REPLACE TEMPORARY VIEW few_images AS SELECT * FROM images WHERE id <= 20"
 TRANSFER = """TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM SEED 3
   LAYERS (block_15_add, global_average_pooling2d)
-  ON few_images AS i (id, content) JOIN products AS p USING (id)
-  TRAIN logistic_regression (LABEL is_popular, max_iter = 5)
+  ON images AS i (id, content) JOIN products AS p USING (id)
+  TRAIN logistic_regression (LABEL is_popular)
   EVALUATE METRICS (f1, accuracy)
   SAVE BEST AS popular"""
-PREDICT = "PREDICT WITH popular ON few_images AS i (id, content) JOIN products AS p USING (id)"
+PREDICT = "PREDICT WITH popular ON images AS i (id, content) JOIN products AS p USING (id)"
 UDF = (
     "SELECT id, vista_predict_model('popular', content, struct(weight, price, hint)) AS r "
-    "FROM few_images JOIN products USING (id)"
+    "FROM images JOIN products USING (id)"
 )
 
 # A new process: its own Spark and VistaSession, the same files and models directory.
@@ -42,8 +38,7 @@ CREATE TEMPORARY VIEW digit_files USING binaryFile
   OPTIONS (path '{data}/images', pathGlobFilter '*.png');
 CREATE TEMPORARY VIEW images AS
   SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content FROM digit_files;
-CREATE TEMPORARY VIEW products USING parquet OPTIONS (path '{data}/products.parquet');
-{sys.argv[5]}
+CREATE TEMPORARY VIEW products USING parquet OPTIONS (path '{data}/products.parquet')
 ''')
 out = {
     "predict": [list(r) for r in vista.sql(sys.argv[3]).orderBy("id").collect()],
@@ -59,7 +54,6 @@ vista.spark.stop()
 def models_dir(vista, demo_views, tmp_path_factory):
     root = tmp_path_factory.mktemp("saved_models")
     vista.sql(f"SET vista.models.dir = {root}")
-    vista.sql(FEW)
     yield root
     vista.spark.conf.unset("vista.models.dir")
 
@@ -89,7 +83,7 @@ def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, d
     here = vista.sql(PREDICT)
     assert here.columns == ["id", "prediction", "probability"]
     here = [list(r) for r in here.orderBy("id").collect()]
-    joined = spark.sql("SELECT count(*) FROM few_images JOIN products USING (id)").first()[0]
+    joined = spark.sql("SELECT count(*) FROM images JOIN products USING (id)").first()[0]
     assert len(here) == joined and {r[1] for r in here} <= {0.0, 1.0}
     done = subprocess.run(
         [
@@ -100,7 +94,6 @@ def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, d
             str(models_dir),
             PREDICT,
             UDF,
-            FEW,
         ],
         capture_output=True,
         text=True,
