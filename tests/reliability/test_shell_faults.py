@@ -36,9 +36,10 @@ def _script(demo_dir: Path, out: Path) -> str:
         -- 20 images, one more that is not an image, 19 products without an image.
         CREATE TEMPORARY VIEW dirty AS
           SELECT * FROM images WHERE id <= 20 UNION ALL SELECT 21 AS id, X'00' AS content;
+        -- A few iterations of the learner (each one a Spark job): its rows are what is checked.
         TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (global_average_pooling2d)
           ON dirty AS i (id, content) JOIN products USING (id)
-          TRAIN logistic_regression (LABEL is_popular);
+          TRAIN logistic_regression (LABEL is_popular, max_iter = 5);
         SELECT * FROM vista_skipped;
         -- Interrupted while one of its layers is being written.
         TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS ({", ".join(LAYERS)})
