@@ -17,6 +17,7 @@ from vista_sql.spark import remote
 
 # How long a failed write waits for its killed tasks to end before removing what they wrote.
 WRITE_TASKS_STOP_SECONDS = 60.0
+LATE_WRITE_JOB_SECONDS = 5.0  # from Ctrl-C to the interrupted write's job starting
 
 
 def record(root: str, layer: str, entry: manifest.Entry) -> None:
@@ -34,8 +35,14 @@ def _publish(frame, target: Path) -> None:
     spark = frame.sparkSession
     group = f"vista-write-{token}"
     try:
-        with remote.job_group(spark, group, f"vista_sql: write {target.name}"):
-            frame.write.parquet(str(staging))
+        try:
+            with remote.job_group(spark, group, f"vista_sql: write {target.name}"):
+                frame.write.parquet(str(staging))
+        except KeyboardInterrupt:
+            # The JVM may not have created `staging` or started the write's job yet: it would
+            # do both after the cleanup below.
+            remote.cancel_late_jobs(spark, group, LATE_WRITE_JOB_SECONDS)
+            raise
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)

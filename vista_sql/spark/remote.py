@@ -74,6 +74,24 @@ def cancel_all(spark) -> None:
         spark.sparkContext.cancelAllJobs()
 
 
+def cancel_late_jobs(spark, group: str, timeout: float) -> None:
+    """Cancel the job group's jobs as they start, until one of them has ended or `timeout`
+    seconds pass. Ctrl-C stops Python waiting on the JVM, not the JVM's command: a write
+    interrupted early submits its job afterwards, which a single cancel, made before, misses."""
+    if is_connect(spark):
+        spark.interruptTag(group)
+        return
+    context = spark.sparkContext
+    tracker = context.statusTracker()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        context.cancelJobGroup(group)
+        infos = [tracker.getJobInfo(job) for job in tracker.getJobIdsForGroup(group)]
+        if any(info is not None and info.status in ("SUCCEEDED", "FAILED") for info in infos):
+            return
+        time.sleep(0.1)
+
+
 def wait_for_tasks(spark, timeout: float, group: str | None = None) -> None:
     """Until no task of the job group's jobs (of any job, without a group) runs any more, or
     `timeout` seconds. A cancelled job fails at once; its tasks end when they next notice the
