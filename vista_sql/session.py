@@ -16,7 +16,7 @@ from sqlglot.errors import ParseError
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
 from vista_sql.execution import predict, sql_functions
-from vista_sql.spark import failures
+from vista_sql.spark import failures, workers
 from vista_sql.statements import dispatch
 from vista_sql.statements.script import Statement, split
 
@@ -36,6 +36,7 @@ class VistaSession:
 
             spark = local_session(master, conf)
         self.spark = spark
+        workers.keep_alive(spark)
         self.cnns: dict = {}  # CREATE CNN name → ModelRef, for this session only
         self.last_metrics: dict = {}  # of the last TRANSFER run: rows inferred per stage
         sql_functions.register(spark, self.cnns)
