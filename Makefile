@@ -10,8 +10,8 @@ demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
 	$(BIN)/vista-sql -f examples/demo.sql
 
-# Two pytest processes, a file each at a time: much of a test's time is spent waiting on a JVM
-# or a child process, and a file's module fixtures stay in one process.
+# Two pytest processes, a file each at a time (a file's module fixtures stay in one process):
+# two keep both cores busy, and a third's JVM and Python workers no longer fit in memory.
 test: check-java check-chromium $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
