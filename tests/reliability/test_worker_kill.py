@@ -19,11 +19,14 @@ STATEMENT = (
 
 
 class Killer(threading.Thread):
-    """Kills a Python worker seen busy while a Spark stage runs tasks, and again if that kill
-    failed no task: a worker that used CPU in the last sample may have finished its task just
-    before the kill, and an idle worker's death costs nothing."""
+    """Kills a Python worker that has been busy for a while as a Spark stage runs tasks, and again
+    if that kill failed no task. Busy for several samples in a row, not one: TensorFlow's threads
+    keep a worker on the CPU for a moment after its task ends, and an idle worker's death costs
+    nothing. A worker that builds this CNN afresh stays busy for seconds, inside its task."""
 
     ATTEMPTS = 5
+    BUSY_SAMPLES = 4  # of SAMPLE seconds each, every one with at least 2 clock ticks used
+    SAMPLE = 0.1
     SETTLE = 3.0  # seconds for a killed task's failure to reach the status tracker
 
     def __init__(self, spark):
@@ -42,6 +45,7 @@ class Killer(threading.Thread):
 
     def run(self) -> None:
         before: dict[int, int] = {}
+        busy_for: dict[int, int] = {}  # samples in a row in which the worker used the CPU
         last_kill = float("-inf")
         while not self.done.is_set() and len(self.killed) < self.ATTEMPTS:
             if self.killed and self.failed_tasks() >= 1:
@@ -52,14 +56,19 @@ class Killer(threading.Thread):
                 if (info := self.tracker.getStageInfo(stage)) and info.numActiveTasks > 0
             }
             now = {pid: processes.cpu_ticks(pid) for pid in processes.python_workers()}
-            busy = [pid for pid, ticks in now.items() if ticks - before.get(pid, ticks) >= 2]
-            if running and busy and time.monotonic() - last_kill > self.SETTLE:
+            busy_for = {
+                pid: busy_for.get(pid, 0) + 1
+                for pid, ticks in now.items()
+                if ticks - before.get(pid, ticks) >= 2
+            }
+            steady = [pid for pid, samples in busy_for.items() if samples >= self.BUSY_SAMPLES]
+            if running and steady and time.monotonic() - last_kill > self.SETTLE:
                 self.stages |= running
-                os.kill(busy[0], signal.SIGKILL)
-                self.killed.append(busy[0])
+                os.kill(steady[0], signal.SIGKILL)
+                self.killed.append(steady[0])
                 last_kill = time.monotonic()
             before = now
-            time.sleep(0.1)
+            time.sleep(self.SAMPLE)
 
 
 def _without_seconds(rows) -> list[tuple]:

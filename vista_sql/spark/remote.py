@@ -100,6 +100,10 @@ def wait_for_tasks(spark, timeout: float, group: str | None = None) -> None:
         return
     tracker = spark.sparkContext.statusTracker()
     executors = jvm_context(spark).statusTracker()
+    # The tracker reads what Spark's listeners were told, and they hear it late: under load a
+    # job that has already failed may not be known yet, nor the tasks it launched. Once told,
+    # a task counts as running from its launch until the executor says it ended.
+    _drain_listeners(spark, timeout)
 
     def running() -> int:
         if group is None:
@@ -123,3 +127,13 @@ def inheriting(spark, target):
     from pyspark import inheritable_thread_target
 
     return inheritable_thread_target(spark)(target)
+
+
+def _drain_listeners(spark, timeout: float) -> None:
+    """Wait until Spark's listeners have heard every event posted so far (a classic session)."""
+    from py4j.protocol import Py4JError
+
+    try:
+        jvm_context(spark).listenerBus().waitUntilEmpty(int(timeout * 1000))
+    except Py4JError:  # a timeout: the wait below still holds for the tasks already heard of
+        pass
