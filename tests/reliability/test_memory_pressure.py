@@ -31,8 +31,7 @@ STATEMENT = (
     "TRAIN logistic_regression (LABEL is_popular, max_iter = 5) {options}"
 )
 NAIVE = (
-    "OPTIONS (plan = 'eager', parallelism = 2, batch_size = 512, persist = 'deser', "
-    "partitions = 1)"
+    "OPTIONS (plan = 'eager', parallelism = 2, batch_size = 512, persist = 'deser', partitions = 1)"
 )
 COPIES = 4
 
