@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -53,6 +54,17 @@ def _temporaries(out: Path) -> list[str]:
     return [str(p) for p in out.rglob("*") if ".tmp-" in p.name] if out.exists() else []
 
 
+def _when(paths: list[str], interrupted) -> str:
+    """What was left and when each piece was made, against when SIGINT was sent and the shell
+    ended: which part of the cancelled write made it."""
+    sent, ended = interrupted["sent"], interrupted["ended"]
+    lines = [f"SIGINT at 0.000 s, shell ended at {ended - sent:+.3f} s"]
+    for path in paths:
+        for made in [Path(path), *Path(path).rglob("*")]:
+            lines.append(f"{os.stat(made).st_mtime - sent:+.3f} s {made}")
+    return "\n".join(lines + [interrupted["stderr"][-1500:]])
+
+
 @pytest.fixture(scope="module")
 def interrupted(demo_dir, tmp_path_factory):
     """The script's run, sent SIGINT as soon as a temporary layer directory appears."""
@@ -67,20 +79,30 @@ def interrupted(demo_dir, tmp_path_factory):
         stderr=subprocess.PIPE,
         text=True,
     )
-    caught = None
+    caught, sent = None, None
     try:
         deadline = time.monotonic() + 400
         while shell.poll() is None and time.monotonic() < deadline:
             caught = next(iter(_temporaries(out)), None)
             if caught:
                 shell.send_signal(signal.SIGINT)
+                sent = time.time()
                 break
             time.sleep(0.005)
         stdout, stderr = shell.communicate(timeout=120)
     finally:
         if shell.poll() is None:
             shell.kill()
-    return dict(out=out, caught=caught, code=shell.returncode, stdout=stdout, stderr=stderr)
+    ended = time.time()
+    return dict(
+        out=out,
+        caught=caught,
+        code=shell.returncode,
+        stdout=stdout,
+        stderr=stderr,
+        sent=sent,
+        ended=ended,
+    )
 
 
 def test_a_transfer_piped_to_csv_prints_only_its_rows(interrupted):
@@ -108,7 +130,8 @@ def test_ctrl_c_while_a_layer_is_written_leaves_no_temporary_or_partial_layer(in
     assert interrupted["caught"], f"the statement ended before a layer was written: {stderr[-500:]}"
     assert interrupted["code"] == 130, stderr[-500:]
     assert stderr.strip().splitlines()[-1] == "cancelled"
-    assert _temporaries(out) == []
+    left = _temporaries(out)
+    assert left == [], _when(left, interrupted)
     manifest = out / MANIFEST
     recorded = set(json.loads(manifest.read_text())["layers"]) if manifest.exists() else set()
     written = {p.name for p in out.iterdir() if p.is_dir()} if out.exists() else set()

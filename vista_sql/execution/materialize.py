@@ -18,6 +18,7 @@ from vista_sql.spark import remote
 # How long a failed write waits for its killed tasks to end before removing what they wrote.
 WRITE_TASKS_STOP_SECONDS = 60.0
 LATE_WRITE_JOB_SECONDS = 5.0  # from Ctrl-C to the interrupted write's job starting
+_abandoned: set[Path] = set()  # temporaries of failed writes, until they are gone for good
 
 
 def record(root: str, layer: str, entry: manifest.Entry) -> None:
@@ -50,8 +51,23 @@ def _publish(frame, target: Path) -> None:
         if staging.exists():
             # A cancelled write fails before its tasks have stopped; one still running would
             # recreate the directory it writes into after it was removed.
+            _abandoned.add(staging)
             remote.wait_for_tasks(spark, WRITE_TASKS_STOP_SECONDS, group)
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def sweep_abandoned(spark=None) -> None:
+    """Remove again what failed writes left, once no task runs any more (`spark` None: the
+    session has stopped). CI found a cancelled write's temporary recreated after its own cleanup
+    had waited for the write's tasks; whatever made it, it was made before every task ended."""
+    if not _abandoned:
+        return
+    if spark is not None:
+        remote.wait_for_tasks(spark, WRITE_TASKS_STOP_SECONDS)
+    for path in list(_abandoned):
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            _abandoned.discard(path)
 
 
 def write_handover(spark, root: str, layer: str, table: str, names) -> None:

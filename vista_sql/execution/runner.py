@@ -88,6 +88,7 @@ def run(
         inferred = {s.index: (s.reads, counter.value) for s, counter in counters}
     finally:
         steps.close(stages)
+        materialize.sweep_abandoned(spark)
     steps.drop_superseded_handovers()
     order = {name: i for i, name in enumerate([BASELINE, *(x.name for x in plan.layers)])}
     frame = spark.createDataFrame(sorted(rows, key=lambda row: order[row[0]]), steps.schema)

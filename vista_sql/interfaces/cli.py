@@ -246,9 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         shell.cancel()
         return 130
     finally:
+        from vista_sql.execution import materialize
         from vista_sql.spark.session import stop
 
         stop(session.spark)
+        materialize.sweep_abandoned()
 
 
 if __name__ == "__main__":
