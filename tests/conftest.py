@@ -15,13 +15,16 @@ import demo_data  # noqa: E402
 
 DEMO_IMAGES = 40
 
-# Every JVM the tests start (this process's, the shells', kernels' and cluster daemons' — children
-# inherit it) compiles with C1 only and collects with the serial collector. Those JVMs live for
-# seconds to minutes on a few rows, where C2's compiling and G1's threads are most of their CPU:
-# measured on tests/test_plain_sql.py (5 JVMs), 106 s of JVM CPU became 50 s and the file's wall
-# time 77 s became 59 s. Java's floating point is the same on every tier (strict since Java 17),
-# so no result changes; `make demo`, the shell and bench/ keep the JVM's defaults.
-os.environ.setdefault("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+# The short-lived JVMs the tests start in child processes (shells, kernels, cluster daemons,
+# sessions of their own; children inherit this) compile with C1 only and collect with the serial
+# collector: for seconds to a minute or two on a few rows, C2's compiling and G1's threads are
+# most of their CPU. Measured on tests/test_plain_sql.py (5 JVMs): 106 s of JVM CPU became 50 s,
+# the file's wall time 77 s became 59 s. The session JVM of each pytest process (`spark` below)
+# keeps the defaults: it runs the whole suite's statements, and C1's code made test_plans' runs
+# 40 % slower. Java's floating point is the same on every tier (strict since Java 17), so no
+# result changes; `make demo`, the shell and bench/ keep the JVM's defaults.
+CHILD_JAVA_OPTIONS = ("JDK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+os.environ.setdefault(*CHILD_JAVA_OPTIONS)
 FAST_TIER = os.environ.get("VISTA_SQL_TEST_TIER") == "fast"
 
 
@@ -57,7 +60,12 @@ def _fast_tier_refuses_jvm_and_cnn():
 def spark():
     from vista_sql.spark.session import local_session
 
-    session = local_session("local[2]")
+    child_options = os.environ.pop(CHILD_JAVA_OPTIONS[0], None)
+    try:
+        session = local_session("local[2]")
+    finally:
+        if child_options is not None:
+            os.environ[CHILD_JAVA_OPTIONS[0]] = child_options
     yield session
     session.stop()
 
