@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast check-java check-chromium lint clean bench bench-quick
+.PHONY: demo test test-fast check-java check-chromium lint clean bench bench-quick bench-onnx
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
@@ -58,3 +58,9 @@ bench: check-java $(STAMP)
 bench-quick: check-java $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench.run quick --fresh --profile
+
+# ONNX Runtime vs TensorFlow on the same ResNet50 (bench/onnx_compare.py); no --profile: py-spy's
+# sampling would load the two shared cores unevenly across the two runs being compared.
+bench-onnx: check-java $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.run onnx --fresh

@@ -14,7 +14,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from bench import profile
+from bench import onnx_compare, profile
 from bench.common import run_tag
 
 # Measured at every N of a scaling series (compare runs at the same N count too).
@@ -407,6 +407,7 @@ def write(payloads: list[dict]) -> str:
                 status = {True: "met", False: "MISSED", None: "n/a"}[verdict]
                 out.append(f"- {budget}: {text} → optimizer's plan completes: {status}")
             out.append("")
+        out += onnx_compare.report_lines(runs)
         profiles = profile_table(runs)
         if profiles:
             out += ["### Where the time goes (py-spy)", "", *profiles]
@@ -481,7 +482,7 @@ def targets(runs: list[dict]) -> list[str]:
     for budget, verdict, _ in memory_verdict(runs):
         status = {True: "met", False: "MISSED", None: "n/a (no plan completes)"}[verdict]
         lines.append(f"- memory pressure, {budget}: the optimizer's plan completes → {status}")
-    return [*lines, ""]
+    return [*lines, ""] if len(lines) > 2 else []  # the onnx preset has no targets
 
 
 def chart(payloads: list[dict], path: Path) -> None:
@@ -562,6 +563,8 @@ def print_ratios(payloads: list[dict]) -> None:
         for budget, verdict, text in memory_verdict(runs):
             status = {True: "completes", False: "FAILS", None: "n/a"}[verdict]
             print(f"  memory {budget}: {text}; optimizer's plan {status}")
+        for line in onnx_compare.summary(runs):
+            print(line)
 
 
 def main(argv: list[str] | None = None) -> None:

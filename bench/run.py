@@ -2,6 +2,7 @@
 
     python -m bench.run quick      # < 10 minutes on 2 cores (make bench-quick)
     python -m bench.run full       # the issue's full series, an hour or more (make bench)
+    python -m bench.run onnx       # ONNX Runtime vs TensorFlow, same ResNet50 (make bench-onnx)
 
 Results accumulate in bench/results/<preset>.json (one record per run, written after each run,
 so an interrupted run keeps what it measured); bench/report.py turns them into bench/RESULTS.md
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import common, data, measure, profile, report
+from bench import common, data, measure, onnx_compare, profile, report
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -60,9 +61,10 @@ class Budget:
 class Preset:
     name: str
     compare: list[tuple[str, int, int]]  # (cnn, top k layers, N)
-    scaling: tuple[str, int, tuple[int, ...]]  # cnn, k, Ns: SCALING_SYSTEMS at each N
-    memory: tuple[str, int, int]  # cnn, k, N under each budget
+    scaling: tuple[str, int, tuple[int, ...]] | None  # cnn, k, Ns: SCALING_SYSTEMS at each N
+    memory: tuple[str, int, int] | None  # cnn, k, N under each budget
     budgets: list[Budget] = field(default_factory=list)
+    onnx: bool = False  # bench/onnx_compare.py's two runs
     timeout: float = 3600
     memory_timeout: float = 900
 
@@ -117,6 +119,7 @@ PRESETS = {
         timeout=5400,
         memory_timeout=1800,
     ),
+    "onnx": Preset("onnx", compare=[], scaling=None, memory=None, onnx=True, timeout=600),
 }
 
 
@@ -131,7 +134,8 @@ def machine() -> dict:
         pass
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
     versions = {}
-    for package in ("pyspark", "tensorflow", "keras", "scikit-learn", "numpy", "pillow"):
+    packages = ("pyspark", "tensorflow", "keras", "onnxruntime", "scikit-learn", "numpy", "pillow")
+    for package in packages:
         try:
             from importlib.metadata import version
 
@@ -180,8 +184,9 @@ class Driver:
         self.out.parent.mkdir(parents=True, exist_ok=True)
         self.out.write_text(json.dumps({"meta": self.meta, "runs": self.records}, indent=1))
 
-    def run(self, series: str, system: str, cnn: str, k: int, n: int, *, budget=None, timeout=None):
-        layers = common.top_layers(cnn, k)
+    def run(self, series, system, cnn, k, n, *, budget=None, timeout=None, layers=None, extra=None):
+        """`layers` and `extra` (vista_run options, replacing --plan) serve the onnx series."""
+        layers = layers or common.top_layers(cnn, k)
         key = dict(series=series, system=system, cnn=cnn, k=k, n=n, budget=budget and budget.name)
         for record in self.records:
             if (
@@ -199,7 +204,9 @@ class Driver:
         command = [sys.executable, "-m", MODULES.get(system, "bench.vista_run")]
         command += ["--data", str(path), "--cnn", cnn, "--layers", ",".join(layers)]
         command += ["--out", str(result_file)]
-        if system.startswith("vista-"):
+        if extra is not None:
+            command += extra
+        elif system.startswith("vista-"):
             command += ["--plan", system.removeprefix("vista-")]
             if budget is not None:
                 command += [f"--conf={c}" for c in budget.conf]
@@ -319,8 +326,8 @@ def main() -> None:
     parser.add_argument("preset", choices=sorted(PRESETS))
     parser.add_argument(
         "--parts",
-        default="compare,scaling,memory",
-        help="comma-separated subset of compare,scaling,memory",
+        default="compare,scaling,memory,onnx",
+        help="comma-separated subset of compare,scaling,memory,onnx (what the preset has)",
     )
     parser.add_argument("--only-cnn", help="run only this CNN's parts (e.g. resnet50)")
     parser.add_argument(
@@ -354,7 +361,7 @@ def main() -> None:
                 if system == f"vista-{strategy}":
                     continue  # the optimizer's plan already ran as vista-auto
                 driver.run("compare", system, cnn, k, n)
-    if "scaling" in parts and wanted(preset.scaling[0]):
+    if "scaling" in parts and preset.scaling and wanted(preset.scaling[0]):
         cnn, k, ns = preset.scaling
         print(f"== scaling: {cnn} top-{k}, N = {', '.join(map(str, ns))}", flush=True)
         for n in ns:
@@ -368,7 +375,7 @@ def main() -> None:
                 ]
                 if not reused:
                     driver.run("scaling", system, cnn, k, n)
-    if "memory" in parts and wanted(preset.memory[0]):
+    if "memory" in parts and preset.memory and wanted(preset.memory[0]):
         cnn, k, n = preset.memory
         chosen_budgets = [BUDGETS[b] for b in args.budgets.split(",")] if args.budgets else None
         for budget in chosen_budgets or preset.budgets:
@@ -382,6 +389,8 @@ def main() -> None:
                     driver.run(
                         "memory", system, cnn, k, n, budget=budget, timeout=preset.memory_timeout
                     )
+    if "onnx" in parts and preset.onnx and wanted(onnx_compare.CNN):
+        onnx_compare.run(driver)
     if args.dry_run:
         return
     driver.invocation["finished"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -17,17 +17,28 @@ def extra(parser):
     parser.add_argument("--plan", default="auto", choices=["auto", "lazy", "eager", "staged"])
     parser.add_argument("--master", default=None, help="Spark master, default local[*]")
     parser.add_argument("--conf", action="append", help="Spark conf key=value (repeatable)")
+    # An ONNX export of --cnn instead of the zoo model; --layers are then its tensor names.
+    parser.add_argument("--model", help="FROM MODEL '<file>' (e.g. an .onnx file)")
+    parser.add_argument("--preprocess", help="OPTIONS (preprocess = ...) for --model")
 
 
 def statement(args) -> str:
-    options = "" if args.plan == "auto" else f"\n  OPTIONS (plan = '{args.plan}')"
+    options = [] if args.plan == "auto" else [f"plan = '{args.plan}'"]
+    if args.model:
+        source = f"MODEL '{args.model}'"
+        # ONNX tensor names ("resnet50_1/avg_pool_1/...:0") are identifiers only when quoted.
+        layers = ", ".join(f"`{name}`" for name in args.layers)
+        options += [f"preprocess = '{args.preprocess}'"] if args.preprocess else []
+    else:
+        source, layers = f"{args.cnn} WEIGHTS RANDOM SEED 0", ", ".join(args.layers)
     return (
-        f"TRANSFER FEATURES FROM {args.cnn} WEIGHTS RANDOM SEED 0\n"
-        f"  LAYERS ({', '.join(args.layers)})\n"
+        f"TRANSFER FEATURES FROM {source}\n"
+        f"  LAYERS ({layers})\n"
         "  ON images AS i (id, content) JOIN products AS p USING (id)\n"
         f"  TRAIN logistic_regression (LABEL label, max_iter = {common.MAX_ITER}, "
         f"reg_param = {common.REG_PARAM}, elastic_net = {common.ELASTIC_NET})\n"
-        f"  EVALUATE SPLIT {common.SPLIT}" + options
+        f"  EVALUATE SPLIT {common.SPLIT}"
+        + (f"\n  OPTIONS ({', '.join(options)})" if options else "")
     )
 
 
@@ -35,7 +46,9 @@ def main() -> None:
     args = common.child_args(__doc__.splitlines()[0], extra)
     phases = common.Phases()
     text = statement(args)
-    phases.facts.update(statement=text, plan_requested=args.plan, conf=args.conf or [])
+    phases.facts.update(
+        statement=text, plan_requested=args.plan, conf=args.conf or [], model=args.model
+    )
     try:
         with phases.phase("start spark + vista_sql"):
             from vista_sql import VistaSession

@@ -19,10 +19,10 @@ def _ref(name: str) -> models.ModelRef:
     return models.ModelRef(name=name, zoo=name, weights=WeightsRef("random", seed=3))
 
 
-def _inside_a_block(model, after: str) -> str:
+def _inside_a_block(graph, after: str) -> str:
     """The first layer past `after` whose cut is crossed by more than one tensor."""
-    names = roster.layer_names(model)
-    return next(n for n in names[names.index(after) + 1 :] if staging.crossing_count(model, n) > 1)
+    names = graph.listed
+    return next(n for n in names[names.index(after) + 1 :] if staging.crossing_count(graph, n) > 1)
 
 
 # Four layers each, one of them inside a residual / dense / inception block.
@@ -37,16 +37,17 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_stages_equal_direct_keras_and_never_recompute(name):
     ref = _ref(name)
-    model = models.model_for(ref)
+    cnn = models.model_for(ref)
+    model = cnn.model
     first, rest = CASES[name]
-    inside = _inside_a_block(model, first)
-    layers = staging.ordered_layers(model, [*rest, inside, first])
+    inside = _inside_a_block(cnn.graph, first)
+    layers = staging.ordered_layers(cnn.graph, [*rest, inside, first])
     assert layers.index(inside) == 1 and len(layers) == 4
-    cuts = staging.plan_cuts(model, layers)
+    cuts = staging.plan_cuts(cnn.graph, layers)
     assert len(cuts[1].inputs) == 1 and len(cuts[1].frontier) > 1  # the cut inside the block
 
     rng = np.random.default_rng(0)
-    height, width = ref.input_size(model)
+    height, width = cnn.input_size
     batch = ref.preprocess(rng.random((2, height, width, 3), dtype=np.float32) * 255)
     # One model for every cut's direct output: each Keras model traced costs seconds.
     every_cut = [model.get_layer(cut.layer).output for cut in cuts]
@@ -54,8 +55,9 @@ def test_stages_equal_direct_keras_and_never_recompute(name):
     carried: list[np.ndarray] = [batch]
     stage_flops = 0
     for cut, direct in zip(cuts, directs, strict=True):
-        stage = staging.Stage(model, cut)
-        stage_flops += flops.total_flops(stage.model)
+        stage = cnn.stage(cut)
+        stage_flops += stage.flops()
+        assert stage.flops() == staging.stage_flops(cnn.graph, cut)
         outputs = stage.predict(carried)
         got = pooling.pool(np.asarray(outputs[cut.feature_outputs[0]]))
         want = pooling.pool(np.asarray(direct))
@@ -64,17 +66,18 @@ def test_stages_equal_direct_keras_and_never_recompute(name):
         carried = [np.asarray(outputs[i]) for i in cut.frontier]
     one_pass = keras.Model(model.input, model.get_layer(layers[-1]).output)
     assert stage_flops == flops.total_flops(one_pass) > 0
+    assert stage_flops == staging.layer_flops(cnn.graph, layers[-1])
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_every_zoo_cnn_builds_offline_with_its_roster(name):
     spec = zoo.lookup(name.upper())  # names are case-insensitive
     ref = _ref(spec.name)
-    model = models.model_for(ref)
-    assert tuple(model.inputs[0].shape[1:3]) == spec.input_size
-    names = set(roster.layer_names(model))
+    cnn = models.model_for(ref)
+    assert tuple(cnn.model.inputs[0].shape[1:3]) == spec.input_size == cnn.input_size
+    names = set(cnn.graph.listed)
     assert set(spec.roster) <= names
-    rows = {r.layer: r for r in roster.describe(ref, model)}
+    rows = {r.layer: r for r in roster.describe(ref, cnn.graph)}
     mflops = [rows[layer].mflops for layer in spec.roster]
     assert mflops == sorted(mflops) and mflops[0] > 0  # deeper cut points cost more
     assert all(rows[layer].in_roster for layer in spec.roster)
@@ -82,8 +85,8 @@ def test_every_zoo_cnn_builds_offline_with_its_roster(name):
 
 def test_known_flop_counts():
     # Published figures: ResNet50 ≈ 3.9 GMACs, VGG16 ≈ 15.5 GMACs per 224×224 image.
-    resnet = flops.total_flops(models.model_for(_ref("resnet50"))) / 2e9
-    vgg = flops.total_flops(models.model_for(_ref("vgg16"))) / 2e9
+    resnet = models.model_for(_ref("resnet50")).graph.total_flops() / 2e9
+    vgg = models.model_for(_ref("vgg16")).graph.total_flops() / 2e9
     assert 3.8 < resnet < 4.0 and 15.3 < vgg < 15.6
 
 

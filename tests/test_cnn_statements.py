@@ -40,7 +40,7 @@ def test_vista_features_and_vista_predict_in_plain_sql(vista, spark, demo_views)
     ).collect()
     assert [r.id for r in rows] == [1, 2, 3]
     ref = models.ModelRef("tiny", zoo="mobilenetv2", weights=WeightsRef("random", seed=5))
-    model = models.model_for(ref)
+    model = models.model_for(ref).model
     payloads = {r.id: bytes(r.content) for r in spark.table("images").where("id <= 3").collect()}
     batch = ref.preprocess(np.stack([images.decode(payloads[i], (224, 224)) for i in (1, 2, 3)]))
     import keras

@@ -29,6 +29,7 @@ import sqlglot
 
 import vista_sql.dialect  # noqa: F401 - registers the `vista` dialect
 from vista_sql.catalog import models
+from vista_sql.catalog.graph import CnnGraph, Op
 from vista_sql.ml import models as learners
 from vista_sql.optimizer import planner
 from vista_sql.optimizer.config import Resources
@@ -99,14 +100,24 @@ class _Tables:
 
 
 def _stand_in(layers: dict):
-    """A model that only knows its layers' names, order and output shapes."""
-
-    def op(name, shape):
-        return SimpleNamespace(name=name, output=SimpleNamespace(shape=(None, *shape)))
-
-    ops = [op(name, shape) for name, (shape, _, _) in layers.items()]
-    by_name = {o.name: o for o in ops}
-    return SimpleNamespace(operations=ops, get_layer=by_name.__getitem__)
+    """A CNN that is a chain of its layers, knowing only their names, order and shapes (costs
+    come from the fixture's profile)."""
+    names = list(layers)
+    ops = tuple(
+        Op(name, "Stand-in", index, (names[index - 1] if index else "image",), (name,))
+        for index, name in enumerate(names)
+    )
+    graph = CnnGraph(
+        ops=ops,
+        inputs=("image",),
+        outputs=(names[-1],),
+        shapes={name: shape for name, (shape, _, _) in layers.items()},
+        listed=tuple(names),
+        layers={name: name for name in names},
+        flops={},
+        parameter_bytes=0,
+    )
+    return SimpleNamespace(graph=graph, check=lambda: None)
 
 
 def _mllib_names(learner, given) -> tuple:

@@ -26,10 +26,10 @@ MACHINE = Resources(cores=2, memory=24 * GIB)
 
 def _query(cnn="resnet50", layers=("conv4_block6_out", "conv5_block3_out", "avg_pool"), **extra):
     ref = models.ModelRef(cnn, zoo=cnn, weights=WeightsRef("random"))
-    model = models.model_for(ref)
+    graph = models.model_for(ref).graph
     refs = []
     for name in layers:
-        shape = tuple(int(d) for d in model.get_layer(name).output.shape[1:])
+        shape = graph.feature_shape(name)
         refs.append(LayerRef(name, shape, pooling.pooled_dim(shape)))
     fields = dict(
         cnn=ref,

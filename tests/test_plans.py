@@ -60,7 +60,7 @@ def _assert_equal_to_direct_keras(spark, cnn, layers, out):
     from vista_sql.catalog.weights import WeightsRef
 
     ref = models.ModelRef(cnn, zoo=cnn, weights=WeightsRef("random", seed=0))
-    model = models.model_for(ref)
+    model = models.model_for(ref).model
     payloads = {r.id: bytes(r.content) for r in spark.table("plan_images").collect()}
     keys = sorted(payloads)
     size = tuple(model.input_shape[1:3])

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import onnx_models
 import pytest
 from tolerances import PROBABILITY
 
@@ -22,6 +23,13 @@ TRANSFER = """TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM SEED 3
   EVALUATE METRICS (f1, accuracy)
   SAVE BEST AS popular"""
 PREDICT = "PREDICT WITH popular ON images AS i (id, content) JOIN products AS p USING (id)"
+# A saved model on an ONNX CNN: the new process runs it with ONNX Runtime from the file's path.
+ONNX_TRANSFER = """TRANSFER FEATURES FROM MODEL '{path}'
+  LAYERS (`/maxpool/MaxPool_output_0`, logits)
+  ON images AS i (id, content) JOIN products AS p USING (id)
+  TRAIN logistic_regression (LABEL is_popular)
+  SAVE BEST AS onnx_popular OPTIONS (preprocess = 'torch')"""
+ONNX_PREDICT = PREDICT.replace("WITH popular", "WITH onnx_popular")
 UDF = (
     "SELECT id, vista_predict_model('popular', content, struct(weight, price, hint)) AS r "
     "FROM images JOIN products USING (id)"
@@ -44,6 +52,7 @@ out = {
     "predict": [list(r) for r in vista.sql(sys.argv[3]).orderBy("id").collect()],
     "udf": [[r.id, r.r.prediction, r.r.probability]
             for r in vista.sql(sys.argv[4]).orderBy("id").collect()],
+    "onnx": [list(r) for r in vista.sql(sys.argv[5]).orderBy("id").collect()],
 }
 print("RESULT " + json.dumps(out))
 vista.spark.stop()
@@ -79,7 +88,11 @@ def test_the_best_layer_by_the_first_metric_is_saved_with_its_metadata(trained, 
     assert not [p for p in models_dir.iterdir() if p.name.startswith(".")]  # no temp left
 
 
-def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, demo_views):
+def test_a_new_process_predicts_as_this_one(
+    vista, spark, trained, models_dir, demo_views, tmp_path
+):
+    vista.sql(ONNX_TRANSFER.format(path=onnx_models.resnet_basic_block(tmp_path / "block.onnx")))
+    onnx_here = [list(r) for r in vista.sql(ONNX_PREDICT).orderBy("id").collect()]
     here = vista.sql(PREDICT)
     assert here.columns == ["id", "prediction", "probability"]
     here = [list(r) for r in here.orderBy("id").collect()]
@@ -94,6 +107,7 @@ def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, d
             str(models_dir),
             PREDICT,
             UDF,
+            ONNX_PREDICT,
         ],
         capture_output=True,
         text=True,
@@ -108,6 +122,8 @@ def test_a_new_process_predicts_as_this_one(vista, spark, trained, models_dir, d
     _agree(here, there["predict"])
     # The UDF applies the saved coefficients with numpy, in yet another summation order.
     _agree(here, there["udf"])
+    _agree(onnx_here, there["onnx"])
+    vista.sql("DROP SAVED MODEL onnx_popular")  # the other tests see only `popular`
 
 
 def _agree(mine: list, theirs: list) -> None:

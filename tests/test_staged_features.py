@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from vista_sql.catalog import staging, weights, zoo
+from vista_sql.catalog.keras_cnn import keras_graph
 
 # Builds Keras models in this process.
 pytestmark = pytest.mark.cnn
@@ -14,7 +15,8 @@ pytestmark = pytest.mark.cnn
 
 def test_cut_inside_a_residual_block_hands_on_both_tensors():
     model = weights.build(zoo.lookup("resnet50"), weights.WeightsRef("random", seed=0))
-    cuts = staging.plan_cuts(model, ["conv4_block6_2_relu", "conv4_block6_out"])
+    graph, _ = keras_graph(model)
+    cuts = staging.plan_cuts(graph, ["conv4_block6_2_relu", "conv4_block6_out"])
     assert len(cuts[0].frontier) == 2  # the block's branch and its skip connection
     assert cuts[1].inputs == tuple(cuts[0].outputs[i] for i in cuts[0].frontier)
     assert cuts[1].frontier == ()

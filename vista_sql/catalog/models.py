@@ -1,8 +1,8 @@
 """A reference to one CNN with its weights, and building it — the same way on driver and workers.
 
 A `ModelRef` is a small frozen value that travels inside Spark UDF closures; each Python process
-builds the Keras model it names once and keeps it while it is among the last few used
-(`model_for`).
+builds the CNN it names once (a `KerasCnn`, or an `OnnxCnn` for an .onnx file) and keeps it while
+it is among the last few used (`model_for`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from vista_sql.catalog import backend, zoo
+from vista_sql.catalog.keras_cnn import KerasCnn
 from vista_sql.catalog.resident import Resident
 from vista_sql.catalog.weights import WeightsRef
 from vista_sql.catalog.weights import build as build_zoo_model
 from vista_sql.errors import VistaBindError, first_line
 
 PREPROCESS_MODES = ("none", "caffe", "tf", "torch")
-DEFAULT_INPUT = (224, 224)
+ONNX_SUFFIX = ".onnx"
+
+# keras.applications.imagenet_utils' definitions, in NumPy: an ONNX CNN's workers never load
+# TensorFlow. `torch` is torchvision's normalization, `caffe` BGR minus the ImageNet means.
+_TORCH_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_TORCH_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+_CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,16 @@ class ModelRef:
     def spec(self) -> zoo.CnnSpec | None:
         return zoo.ZOO[self.zoo] if self.zoo else None
 
+    @property
+    def is_onnx(self) -> bool:
+        return bool(self.path) and self.path.lower().endswith(ONNX_SUFFIX)
+
     def describe(self) -> str:
+        if self.is_onnx:
+            from vista_sql.catalog.onnx_cnn import providers
+
+            runtime = f"run by ONNX Runtime, {providers()[0]}"
+            return f"ONNX file {self.path} (preprocess {self.preprocess_mode}; {runtime})"
         if self.path:
             return f"model file {self.path} (preprocess {self.preprocess_mode})"
         return f"{self.zoo}, weights {self.weights.describe()}"
@@ -48,20 +64,17 @@ class ModelRef:
             return f"file:{Path(self.path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
         return f"{self.zoo}:{self.weights.describe()}"
 
-    def input_size(self, model) -> tuple[int, int]:
-        if self.spec:
-            return self.spec.input_size
-        height, width = tuple(model.inputs[0].shape[1:3])
-        return (height or DEFAULT_INPUT[0], width or DEFAULT_INPUT[1])
-
     def preprocess(self, batch: np.ndarray) -> np.ndarray:
+        """RGB 0..255 images (N, H, W, 3) as the CNN expects them."""
         if self.spec:
             return self.spec.preprocess(batch)
-        if self.preprocess_mode == "none":
-            return batch
-        from keras.applications import imagenet_utils
-
-        return imagenet_utils.preprocess_input(batch, mode=self.preprocess_mode)
+        if self.preprocess_mode == "torch":
+            return (batch / np.float32(255) - _TORCH_MEAN) / _TORCH_STD
+        if self.preprocess_mode == "caffe":
+            return batch[..., ::-1] - _CAFFE_MEAN_BGR
+        if self.preprocess_mode == "tf":
+            return batch / np.float32(127.5) - np.float32(1)
+        return batch
 
 
 # Two: a statement over several CNNs binds them side by side; a worker runs one at a time.
@@ -70,7 +83,8 @@ _models: Resident = Resident(RESIDENT_MODELS)
 
 
 def model_for(ref: ModelRef, threads: int | None = None):
-    """The Keras model `ref` names, built once per process while it stays resident."""
+    """The CNN `ref` names (`KerasCnn` or `OnnxCnn`), built once per process while it stays
+    resident."""
     return _models.get(ref, lambda: build(ref, threads))
 
 
@@ -80,14 +94,18 @@ def is_resident(ref: ModelRef) -> bool:
 
 def build(ref: ModelRef, threads: int | None = None):
     if ref.spec:
-        return build_zoo_model(ref.spec, ref.weights, threads)
-    return _load_user_model(ref.path, ref.unsafe, threads)
+        return KerasCnn(build_zoo_model(ref.spec, ref.weights, threads), ref.spec.input_size)
+    if not Path(ref.path).exists():
+        raise VistaBindError(f"model file '{ref.path}' does not exist")
+    if ref.is_onnx:
+        from vista_sql.catalog.onnx_cnn import OnnxCnn
+
+        return OnnxCnn(ref.path, threads)
+    return KerasCnn(_load_user_model(ref.path, ref.unsafe, threads))
 
 
 def _load_user_model(path: str, unsafe: bool, threads: int | None):
     source = Path(path)
-    if not source.exists():
-        raise VistaBindError(f"model file '{path}' does not exist")
     keras = backend.keras(threads)
     try:
         if source.is_dir():

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vista_sql.catalog import flops, pooling, staging
+from vista_sql.catalog import pooling, staging
+from vista_sql.catalog.graph import CnnGraph
 from vista_sql.catalog.models import ModelRef
 
 # Vista Eq. 1: a feature row costs α·(8 + 8 + 4·d) bytes in Spark's Tungsten format (key and
 # length words, then d floats); α ≈ 1.2 bounds the deserialized overhead.
 ALPHA = 1.2
 
-# Layer kinds that make a meaningful cut in a user's model (block ends, pools, dense layers).
+# Kinds of op whose output makes a meaningful cut in a user's model (block ends, pools, dense
+# layers, activations): Keras layer classes and ONNX op types.
 _MEANINGFUL = {
     "Add",
     "Concatenate",
@@ -25,6 +27,19 @@ _MEANINGFUL = {
     "Conv2D",
     "Flatten",
     "Identity",
+    # ONNX
+    "Concat",
+    "Gemm",
+    "MatMul",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+    "Relu",
+    "Clip",
+    "Sigmoid",
+    "HardSwish",
+    "LeakyRelu",
 }
 
 DESCRIBE_SCHEMA = (
@@ -49,31 +64,23 @@ def record_bytes(feature_dim: int) -> int:
     return round(ALPHA * (8 + 8 + 4 * feature_dim))
 
 
-def layer_names(model) -> list[str]:
-    return [op.name for op in model.operations if type(op).__name__ != "InputLayer"]
-
-
-def roster(ref: ModelRef, model) -> tuple[str, ...]:
+def roster(ref: ModelRef, graph: CnnGraph) -> tuple[str, ...]:
     """Meaningful cut points, shallow to deep."""
     if ref.spec:
         return ref.spec.roster
     return tuple(
         name
-        for name in layer_names(model)
-        if type(model.get_layer(name)).__name__ in _MEANINGFUL
-        and staging.crossing_count(model, name) <= 1
+        for name in graph.listed
+        if graph.kind(name) in _MEANINGFUL and staging.crossing_count(graph, name) <= 1
     )
 
 
-def describe(ref: ModelRef, model, pool: pooling.Pooling = pooling.DEFAULT) -> list[LayerInfo]:
-    cost = {op.name: flops.op_flops(op) for op in model.operations}
-    names = layer_names(model)
-    chosen = set(roster(ref, model))
+def describe(ref: ModelRef, graph: CnnGraph, pool: pooling.Pooling = pooling.DEFAULT):
+    names = graph.listed
+    chosen = set(roster(ref, graph))
     rows = []
     for index, name in enumerate(names):
-        layer = model.get_layer(name)
-        shape = tuple(int(d) for d in layer.output.shape[1:])
-        _, ops = staging.ancestors(layer.output)
+        shape = graph.feature_shape(name)
         dim = pooling.pooled_dim(shape, pool)
         rows.append(
             LayerInfo(
@@ -81,9 +88,9 @@ def describe(ref: ModelRef, model, pool: pooling.Pooling = pooling.DEFAULT) -> l
                 position=len(names) - index,
                 output_shape=shape,
                 feature_dim=dim,
-                mflops=round(sum(cost[op] for op in ops) / 1e6, 1),
+                mflops=round(staging.layer_flops(graph, name) / 1e6, 1),
                 bytes_per_record=record_bytes(dim),
-                clean_cut=staging.crossing_count(model, name) <= 1,
+                clean_cut=staging.crossing_count(graph, name) <= 1,
                 in_roster=name in chosen,
             )
         )

@@ -29,12 +29,12 @@ class StageTask:
     batch_size: int
     threads: int
 
-    def plan_cut(self, model) -> staging.StageCut:
+    def plan_cut(self, graph) -> staging.StageCut:
         if self.cut == Cut.STAGED:
-            return staging.plan_cuts(model, list(self.layers))[self.index]
+            return staging.plan_cuts(graph, list(self.layers))[self.index]
         if self.cut == Cut.PREFIX:
-            return staging.plan_cuts(model, [self.layers[self.index]])[0]
-        return staging.single_pass_cut(model, list(self.layers))
+            return staging.plan_cuts(graph, [self.layers[self.index]])[0]
+        return staging.single_pass_cut(graph, list(self.layers))
 
 
 # A statement's stages (a few per layer set and plan) for the resident models.
@@ -51,10 +51,11 @@ def runner_for(task: StageTask) -> StageRunner:
 class StageRunner:
     def __init__(self, task: StageTask):
         self.task = task
-        model = models.model_for(task.model, task.threads)
-        self.input_size = task.model.input_size(model)
-        self.cut = task.plan_cut(model)
-        self.stage = staging.Stage(model, self.cut)
+        cnn = models.model_for(task.model, task.threads)
+        self.graph = cnn.graph
+        self.input_size = cnn.input_size
+        self.cut = task.plan_cut(cnn.graph)
+        self.stage = cnn.stage(self.cut)
         self.input_shapes = self.stage.input_shapes
 
     def run(self, column: pd.Series) -> tuple[pd.DataFrame, int]:
@@ -67,7 +68,11 @@ class StageRunner:
         tensors: list = [None] * rows
         if good:
             outputs = self._predict(inputs)
-            pooled = [pooling.pool(outputs[i], self.task.pooling) for i in self.cut.feature_outputs]
+            pooled = [
+                pooling.pool(self.graph.channels_last(name, outputs[i]), self.task.pooling)
+                for i in self.cut.feature_outputs
+                for name in [self.cut.outputs[i]]
+            ]
             frontier = [outputs[i] for i in self.cut.frontier]
             for slot, row in enumerate(good):
                 features[row] = [p[slot] for p in pooled]

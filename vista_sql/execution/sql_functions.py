@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from pyspark.sql.functions import pandas_udf
 
-from vista_sql.catalog import images, models, pooling, zoo
+from vista_sql.catalog import images, models, pooling, staging, zoo
 from vista_sql.catalog.weights import WeightsRef
 
 PREDICT_SCHEMA = "array<struct<label: string, probability: float>>"
@@ -33,15 +33,13 @@ def _ref(registry: dict[str, models.ModelRef], name: str) -> models.ModelRef:
 
 
 def _outputs(ref: models.ModelRef, layer: str | None, payloads: pd.Series) -> list:
-    import keras
-
-    model = models.model_for(ref)
+    cnn = models.model_for(ref)
     key = (ref, layer)
     if key not in _submodels:
-        target = model.get_layer(layer).output if layer else model.outputs[0]
-        _submodels[key] = keras.Model(model.inputs[0], target)
-    submodel = _submodels[key]
-    size = ref.input_size(model)
+        cut = staging.single_pass_cut(cnn.graph, [layer or cnn.graph.output_layer()])
+        _submodels[key] = cnn.stage(cut)
+    stage = _submodels[key]
+    size = cnn.input_size
     decoded, rows = [], []
     for row, data in enumerate(payloads):
         try:
@@ -52,7 +50,7 @@ def _outputs(ref: models.ModelRef, layer: str | None, payloads: pd.Series) -> li
     results: list = [None] * len(payloads)
     for start in range(0, len(decoded), BATCH):
         batch = ref.preprocess(np.stack(decoded[start : start + BATCH]))
-        out = np.asarray(submodel.predict_on_batch(batch))
+        out = cnn.graph.channels_last(stage.cut.outputs[0], stage.predict([batch])[0])
         for offset, value in enumerate(out):
             results[rows[start + offset]] = value
     return results

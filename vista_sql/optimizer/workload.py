@@ -4,49 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
-from vista_sql.catalog import flops, models, staging
+from vista_sql.catalog import models, staging
 from vista_sql.plan.nodes import Statistics, TransferQuery
 from vista_sql.plan.workload import LayerCost, ModelFootprint, Profile, Workload
 
 
-def _elements(shape) -> int:
-    return int(np.prod([d for d in shape[1:] if d is not None]))
-
-
 def profile(query: TransferQuery) -> Profile:
     """The query's layers and the model's footprint, measured from the CNN's graph."""
-    model = models.model_for(query.cnn)
+    graph = models.model_for(query.cnn).graph
     names = [layer.name for layer in query.layers]
-    cost = {op.name: flops.op_flops(op) for op in model.operations}
-    cuts = staging.plan_cuts(model, names)
-    graph_tensors = {}
-    for op in model.operations:
-        for node in op._inbound_nodes[:1]:
-            for tensor in node.output_tensors:
-                graph_tensors[staging.tensor_name(tensor)] = tensor
+    cuts = staging.plan_cuts(graph, names)
     layers = []
     for layer, cut in zip(query.layers, cuts, strict=True):
-        _, ops = staging.ancestors(model.get_layer(layer.name).output)
-        frontier = sum(
-            _elements(graph_tensors[cut.outputs[i]].shape)
-            for i in cut.frontier
-            if cut.outputs[i] in graph_tensors
-        )
-        layers.append(
-            LayerCost(layer.name, layer.feature_dim, float(sum(cost[o] for o in ops)), frontier)
-        )
+        frontier = sum(graph.elements(cut.outputs[i]) for i in cut.frontier)
+        flops = float(staging.layer_flops(graph, layer.name))
+        layers.append(LayerCost(layer.name, layer.feature_dim, flops, frontier))
+    # The largest working set of one op per image: its inputs and outputs, as float32.
     activation = max(
         (
-            4 * sum(_elements(t.shape) for t in op._inbound_nodes[0].input_tensors)
-            + 4 * sum(_elements(t.shape) for t in op._inbound_nodes[0].output_tensors)
-            for op in model.operations
-            if op._inbound_nodes
+            4 * sum(graph.elements(t) for t in (*op.inputs, *op.outputs) if t in graph.shapes)
+            for op in graph.ops
         ),
         default=0,
     )
-    return Profile(tuple(layers), 4 * model.count_params(), activation)
+    return Profile(tuple(layers), graph.parameter_bytes, activation)
 
 
 def build(

@@ -54,11 +54,12 @@ class Binder:
         options = option_specs.read(stmt.args.get("options") or [], option_specs.TRANSFER_OPTIONS)
         ref = self.model_ref(stmt.this, stmt.args.get("weights"), options)
         try:
-            model = cnn_models.model_for(ref)
+            cnn = cnn_models.model_for(ref)
+            cnn.check()
         except VistaBindError as error:
             raise error.at(*position(stmt.this)) from None
         pool = self._pooling(stmt.args.get("pooling"))
-        layers = self._layers(stmt, ref, model, pool)
+        layers = self._layers(stmt, ref, cnn.graph, pool)
 
         images, key, image, table, join_columns, condition, where = self.sources(stmt)
         train = stmt.args["train"]
@@ -135,10 +136,11 @@ class Binder:
                 raise _error(f"CNN '{ref.name}' is listed twice with the same weights", choice)
             seen[ref] = choice.this
             try:
-                model = cnn_models.model_for(ref)
+                cnn = cnn_models.model_for(ref)
+                cnn.check()
             except VistaBindError as error:
                 raise error.at(*position(choice.this)) from None
-            layers = self._layers(stmt, ref, model, first.pooling)
+            layers = self._layers(stmt, ref, cnn.graph, first.pooling)
             queries.append(dataclasses.replace(first, cnn=ref, layers=layers))
         if first.materialize is None:
             return tuple(queries)
@@ -235,11 +237,10 @@ class Binder:
         return pooling.Pooling(node.this.lower(), grid)
 
     @staticmethod
-    def _layers(stmt, ref, model, pool) -> tuple[LayerRef, ...]:
-        known = roster.layer_names(model)
+    def _layers(stmt, ref, graph, pool) -> tuple[LayerRef, ...]:
         top = stmt.args.get("top")
         if top is not None:
-            candidates = roster.roster(ref, model)
+            candidates = roster.roster(ref, graph)
             count = int(top.name)
             if not 1 <= count <= len(candidates):
                 raise _error(
@@ -249,13 +250,13 @@ class Binder:
         else:
             requested = []
             for node in stmt.args.get("layers") or []:
-                if node.name not in known:
-                    hint = did_you_mean(node.name, known)
+                if node.name not in graph.layers:
+                    hint = did_you_mean(node.name, list(graph.listed))
                     raise _error(f"unknown layer '{node.name}' for {ref.name}{hint}", node)
                 requested.append(node.name)
         refs = []
-        for name in staging.ordered_layers(model, requested):
-            shape = tuple(int(d) for d in model.get_layer(name).output.shape[1:])
+        for name in staging.ordered_layers(graph, requested):
+            shape = graph.feature_shape(name)
             refs.append(LayerRef(name, shape, pooling.pooled_dim(shape, pool)))
         return tuple(refs)
 

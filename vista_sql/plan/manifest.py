@@ -3,7 +3,8 @@ what a later statement checks before loading that layer instead of computing it.
 
 Layout of a target:
     _vista_manifest.json        {"layers": {<layer>: Entry}}, replaced atomically
-    <layer>/                    Parquet: the image key column and `features`
+    <layer>/                    Parquet: the image key column and `features` (`layer_dir` names
+                                a layer such as ONNX's "/layer1/Relu_output_0" safely)
     <layer>/_handover/          Parquet: key and the tensors a staged plan handed on from it
     .<layer>.tmp-*, _vista_manifest.tmp-*   writes in progress (or killed mid-way), never read
 
@@ -14,8 +15,10 @@ Plain JSON and files: the writer (execution/materialize.py), the optimizer (whic
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -89,12 +92,26 @@ def manifest_path(root: str) -> Path:
     return Path(root) / MANIFEST
 
 
+# What a directory name may hold on every file system and in a Hadoop path (no '/', ':', '%').
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]")
+
+
+def layer_dir(layer: str) -> str:
+    """A layer's directory name: the name itself when it is safe (every Keras layer's), else its
+    safe characters and a hash of the whole name, so that two names never share a directory and
+    none starts with the '.' or '_' that Spark's readers skip."""
+    safe = _UNSAFE.sub("_", layer).lstrip("._")
+    if safe == layer:
+        return layer
+    return f"{safe[-60:] or 'layer'}-{hashlib.sha256(layer.encode()).hexdigest()[:10]}"
+
+
 def layer_path(root: str, layer: str) -> Path:
-    return Path(root) / layer
+    return Path(root) / layer_dir(layer)
 
 
 def handover_path(root: str, layer: str) -> Path:
-    return Path(root) / layer / HANDOVER
+    return layer_path(root, layer) / HANDOVER
 
 
 def is_temporary(path: Path) -> bool:

@@ -33,7 +33,7 @@ def create(binder: Binder, registry: dict, stmt: nodes.CreateCnn) -> None:
         source = nodes.ModelFile(this=source)
     ref = binder.model_ref(source, stmt.args.get("weights"), options)
     try:
-        models.model_for(ref)  # fail now, not inside a later statement's Spark tasks
+        models.model_for(ref).check()  # fail now, not inside a later statement's Spark tasks
     except VistaBindError as error:
         raise error.at(*position(source)) from None
     registry[name] = dataclasses.replace(ref, name=name)
@@ -57,9 +57,9 @@ def show(registry: dict) -> list[tuple]:
             (spec.name, f"{spec.keras_module}.{spec.builder}", size, len(spec.roster), cached)
         )
     for name, ref in sorted(registry.items()):
-        model = models.model_for(ref)
-        size = "x".join(map(str, ref.input_size(model)))
-        rows.append((name, ref.describe(), size, len(roster.roster(ref, model)), False))
+        cnn = models.model_for(ref)
+        size = "x".join(map(str, cnn.input_size))
+        rows.append((name, ref.describe(), size, len(roster.roster(ref, cnn.graph)), False))
     return rows
 
 
@@ -68,7 +68,7 @@ def describe(binder: Binder, stmt: nodes.DescribeCnn) -> list[tuple]:
     # weights: DESCRIBE works offline whatever is in the Keras cache.
     builtin = stmt.this.name.lower() in zoo.ZOO
     ref = binder.model_ref(stmt.this, nodes.Weights(random=True) if builtin else None, {})
-    model = models.model_for(ref)
+    graph = models.model_for(ref).graph
     return [
         (
             info.layer,
@@ -80,7 +80,7 @@ def describe(binder: Binder, stmt: nodes.DescribeCnn) -> list[tuple]:
             info.clean_cut,
             info.in_roster,
         )
-        for info in roster.describe(ref, model)
+        for info in roster.describe(ref, graph)
     ]
 
 
