@@ -117,9 +117,18 @@ def test_described_listed_chosen_and_run_as_a_sql_function(vista, spark, payload
     assert rows[f"{BLOCK}/relu/Relu_output_0"].clean_cut is False
     assert rows["logits"].position == 1 and rows["logits"].in_roster
 
-    explain = vista.sql(f"EXPLAIN TRANSFER FEATURES FROM block LAYERS TOP 2 {TAIL}").first()[0]
+    explain = vista.sql(f"EXPLAIN COST TRANSFER FEATURES FROM block LAYERS TOP 2 {TAIL}")
+    explain = explain.first()[0]
     assert "run by ONNX Runtime, CPUExecutionProvider" in explain
-    assert "/Flatten_output_0" in explain and "logits" in explain
+    assert "ONNX Runtime threads per task" in explain and " + ONNX Runtime " in explain
+    alternatives = explain[explain.index("== alternatives ==") :].splitlines()[1:7]
+    assert (
+        sorted(line.split()[0] for line in alternatives)
+        == ["eager"] * 2 + ["lazy"] * 2 + ["staged"] * 2
+    )
+    # Costs come from the graph: DESCRIBE's cumulative FLOPs are the optimizer's.
+    flops = f"{round(rows['logits'].mflops)} MFLOPs from the input"
+    assert f"  logits: 5 features, {flops}, 0 floats handed on" in explain
 
     got = vista.sql(
         "SELECT id, vista_features('block', '/fc/Gemm', content) AS f FROM onnx_images ORDER BY id"

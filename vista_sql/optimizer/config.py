@@ -20,6 +20,9 @@ GIB = 1024**3
 MIB = 1024**2
 P_MAX = 100 * MIB  # target partition size (Vista)
 TF_RUNTIME = 400 * MIB  # TensorFlow's own footprint in a Python worker
+# ONNX Runtime's: importing onnx and onnxruntime, a session and a run added 57 MB to a worker's
+# RSS (TensorFlow and Keras with a tiny model: 715 MB, measured the same way).
+ONNX_RUNTIME = 64 * MIB
 MIN_STORAGE = 512 * MIB
 SPARK_RESERVED = 300 * MIB  # heap every executor keeps for Spark's own objects
 BATCHES = (32, 16, 8, 4, 2, 1)
@@ -55,11 +58,11 @@ def regions(res: Resources, fp: ModelFootprint, tasks: int, batch: int) -> Memor
     else:
         os_reserve = max(GIB, int(0.05 * res.memory))
         core = max(GIB, int(0.075 * res.memory))  # Vista: 2.4 GB on a 32 GB node
-    per_task = 2 * fp.parameter_bytes + batch * fp.activation_bytes + TF_RUNTIME
+    per_task = 2 * fp.parameter_bytes + batch * fp.activation_bytes + fp.runtime_bytes
     inference = tasks * per_task
     user = tasks * max(2 * P_MAX, fp.downstream_bytes)
     storage = res.memory - os_reserve - core - inference - user
-    return MemoryPlan(res.memory, os_reserve, core, inference, user, storage)
+    return MemoryPlan(res.memory, os_reserve, core, inference, user, storage, fp.runtime)
 
 
 def search(
@@ -91,7 +94,7 @@ def search(
     elif res.source:  # the container's limit, not the machine, is what runs out
         more = "a higher memory limit for the container"
     raise VistaPlanningError(
-        f"no feasible plan: {min(task_counts)} TensorFlow task(s) with batch {min(batches)} need "
+        f"no feasible plan: {min(task_counts)} {fp.runtime} task(s) with batch {min(batches)} need "
         f"{memory.inference / GIB:.1f} GB, and with {memory.os_reserve / GIB:.1f} GB for the OS, "
         f"{memory.core / GIB:.1f} GB for Spark and {memory.user / GIB:.1f} GB of task buffers the "
         f"{node} needs {need / GIB:.1f} GB but has {res.memory / GIB:.1f} GB; use a smaller "

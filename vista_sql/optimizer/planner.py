@@ -132,7 +132,7 @@ def _sizing(config, resources, hints) -> tuple[str, str, str]:
     }
     sought = ", then ".join(v for k, v in searched.items() if not hints.get(k))
     reason = (
-        f"{sought}, with ≥ {system_config.MIN_STORAGE / 1e6:,.1f} MB left for storage: TensorFlow "
+        f"{sought}, with ≥ {system_config.MIN_STORAGE / 1e6:,.1f} MB left for storage: {m.runtime} "
         f"{m.inference / 1e6:,.1f} MB + user {m.user / 1e6:,.1f} MB leave {m.storage / 1e6:,.1f} MB"
     )
     if given:

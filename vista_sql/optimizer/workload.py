@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from vista_sql.catalog import models, staging
+from vista_sql.optimizer.config import ONNX_RUNTIME, TF_RUNTIME
 from vista_sql.plan.nodes import Statistics, TransferQuery
 from vista_sql.plan.workload import LayerCost, ModelFootprint, Profile, Workload
 
@@ -48,6 +49,8 @@ def build(
         parameter_bytes=measured.parameter_bytes,
         activation_bytes=measured.activation_bytes,
         downstream_bytes=8 * widest * 2 * 12,  # coefficients, gradient and L-BFGS history
+        runtime="ONNX Runtime" if query.cnn.is_onnx else "TensorFlow",
+        runtime_bytes=ONNX_RUNTIME if query.cnn.is_onnx else TF_RUNTIME,
     )
     workload = Workload(
         layers=measured.layers,

@@ -80,9 +80,10 @@ class MemoryPlan:
     total: int
     os_reserve: int
     core: int  # Spark execution and JVM internals
-    inference: int  # TensorFlow in the Python workers: concurrent tasks × model footprint
+    inference: int  # the CNN runtime in the Python workers: concurrent tasks × model footprint
     user: int  # per-task buffers: partitions in flight, downstream model
     storage: int  # what is left for cached stages
+    runtime: str = "TensorFlow"  # what runs the CNN: TensorFlow or ONNX Runtime
 
 
 @dataclass(frozen=True)

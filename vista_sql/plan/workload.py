@@ -29,6 +29,8 @@ class ModelFootprint:
     parameter_bytes: int
     activation_bytes: int  # the largest layer input + output of one image, the live peak
     downstream_bytes: int  # the downstream model's coefficients and optimiser state
+    runtime: str  # what runs the CNN in a worker: "TensorFlow" or "ONNX Runtime"
+    runtime_bytes: int  # that runtime's own footprint in a Python worker, besides the model
 
 
 @dataclass(frozen=True)

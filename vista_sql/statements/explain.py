@@ -57,6 +57,15 @@ def _tree(plan: PhysicalPlan) -> list[str]:
     return lines
 
 
+def tasks_line(c) -> str:
+    """Tasks, partitions, batches and the CNN runtime's threads: EXPLAIN TRANSFER and PREDICT."""
+    runtime = c.memory.runtime if c.memory else "TensorFlow"
+    return (
+        f"parallelism {c.parallelism}, partitions {c.partitions}, inference batch {c.batch_size}"
+        f" (Arrow batch {c.batch_size}), {runtime} threads per task {c.tf_threads}"
+    )
+
+
 def configuration_details(c, s, structured_size: bool = True) -> list[str]:
     """Memory regions, where the resources came from, what the session cannot take, and the
     statistics planned with: shared by EXPLAIN TRANSFER and EXPLAIN PREDICT WITH."""
@@ -65,7 +74,7 @@ def configuration_details(c, s, structured_size: bool = True) -> list[str]:
         m = c.memory
         lines.append(
             f"memory per node: total {_mb(m.total)} = OS {_mb(m.os_reserve)} + Spark core "
-            f"{_mb(m.core)} + TensorFlow {_mb(m.inference)} + user {_mb(m.user)} + storage "
+            f"{_mb(m.core)} + {m.runtime} {_mb(m.inference)} + user {_mb(m.user)} + storage "
             f"{_mb(m.storage)}"
         )
     if c.resources:
@@ -90,9 +99,7 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
         f"train: {q.model} ({params}); test split {q.split} (seed {q.seed})",
         *_tree(plan),
         "== configuration ==",
-        f"parallelism {c.parallelism}, partitions {c.partitions}, inference batch {c.batch_size}"
-        f" (Arrow batch {c.batch_size}), TensorFlow threads per task {c.tf_threads}, "
-        f"storage {c.storage_level}",
+        f"{tasks_line(c)}, storage {c.storage_level}",
     ]
     lines += configuration_details(c, s)
     if plan.recorded:
@@ -141,7 +148,7 @@ def _rejected(rejected) -> list[str]:
         best = tried[-1].memory
         batches = ", ".join(str(c.batch) for c in tried)
         lines.append(
-            f"  ruled out {tasks} task(s) with batch {batches}: at best TensorFlow "
+            f"  ruled out {tasks} task(s) with batch {batches}: at best {best.runtime} "
             f"{_mb(best.inference)} + user {_mb(best.user)} leave {_mb(best.storage)} storage "
             f"< {_mb(MIN_STORAGE)}"
         )

@@ -21,7 +21,7 @@ from vista_sql.plan.vocabulary import JoinPlacement, Strategy
 from vista_sql.spark import failures
 from vista_sql.statements import facts
 from vista_sql.statements.context import Context, Outcome
-from vista_sql.statements.explain import configuration_details
+from vista_sql.statements.explain import configuration_details, tasks_line
 
 
 def handle(context: Context, tree: nodes.PredictWith) -> Outcome:
@@ -113,8 +113,7 @@ def render(p: predict.Prediction) -> str:
         f"      Scan {q.images.name} AS img (key {q.key}, image {q.image})",
         f"      Scan {q.structured.name} AS tab",
         "== configuration ==",
-        f"parallelism {c.parallelism}, partitions {c.partitions}, inference batch {c.batch_size}"
-        f" (Arrow batch {c.batch_size}), TensorFlow threads per task {c.tf_threads}",
+        tasks_line(c),
     ]
     lines += configuration_details(c, s, structured_size=False)
     lines += ["== Spark SQL ==", predict.predict_sql(p) + ";"]
