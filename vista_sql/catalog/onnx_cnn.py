@@ -47,15 +47,19 @@ class OnnxCnn:
         self.input_size = (height or DEFAULT_INPUT[0], width or DEFAULT_INPUT[1])
         self.fixed_batch = dims[0]  # a file exported for one batch size runs in chunks of it
         self._extractor = None
+        self._checked = False
 
     def check(self) -> None:
         """Fail on the driver, with the file named, if ONNX Runtime cannot run the graph."""
+        if self._checked:
+            return
         try:
             _session(self.model.SerializeToString(), 1)
         except Exception as error:
             raise VistaBindError(
                 f"ONNX Runtime cannot run '{self.path}': {first_line(error)}"
             ) from None
+        self._checked = True  # a session per statement would cost a second on large files
 
     def sub_model(self, inputs: list[str], outputs: list[str]):
         import onnx
