@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ONNX_FILE = ROOT / "build" / "bench" / "resnet50_seed0.onnx"
 # The files that decide the exported weights: an export older than either is rebuilt.
 SOURCES = [ROOT / "vista_sql" / "catalog" / f for f in ("weights.py", "zoo.py")]
-CNN, N = "resnet50", 200  # N as the quick preset: both runs fit in a few minutes on 2 cores
+CNN, N = "resnet50", 200  # as the quick preset: the 4 runs take ~6 min on 2 idle cores
 LAYERS = ("conv4_block6_out", "conv5_block3_out", "avg_pool")
 SYSTEMS = {"vista-keras": "TensorFlow (Keras zoo model)", "vista-onnx": "ONNX Runtime (its export)"}
 METRICS = ("accuracy", "f1", "auc")
@@ -100,55 +100,42 @@ def _finished(r: dict | None) -> bool:
     return bool(r) and r["status"] in ("finish", "spill")
 
 
-def _phase(r: dict, prefix: str) -> list[dict]:
-    return [p for p in r["child"].get("phases", []) if p["name"].startswith(prefix)]
+def _measures(r: dict) -> dict[str, float | None]:
+    phases = r["child"].get("phases", [])
+    found = {
+        "process wall s (start-up included)": r["wall_seconds"],
+        "statement wall s (TRANSFER: CNN + training)": next(
+            (p["seconds"] for p in phases if p["name"].startswith("transfer")), None
+        ),
+    }
+    for p in (p for p in phases if p["name"].startswith("stage ")):
+        label = p["name"].replace(" cnn: ", " (") + ")"
+        for tensor, layer in zip(r["layers"], LAYERS, strict=True):  # ONNX names → Keras names
+            label = label.replace(tensor, layer)
+        found[f"{label} images/s"], found[f"{label} s"] = p.get("images_per_s"), p["seconds"]
+    found["CPU s (process tree)"] = r["cpu_seconds"]
+    found["peak RSS MB (process tree)"] = r["peak_rss_mb"]
+    found["1-min load average before the run"] = r["load_before"][0]
+    return found
 
 
-def _measures(r: dict) -> list[tuple[str, float | None, int | None]]:
-    """(measure, value, images): `images` marks a throughput, combined as images / seconds."""
-    statement = _phase(r, "transfer")
-    rows = [
-        ("process wall s (start-up included)", r["wall_seconds"], None),
-        ("statement wall s (TRANSFER: CNN + training)", statement and statement[0]["seconds"], None),
-    ]  # fmt: skip
-    for stage in _phase(r, "stage "):
-        # Stages pair up by index: named after the Keras run's (the ONNX one's are tensors).
-        index = stage["name"].split(" cnn:")[0]
-        rows.append((f"{index} images/s", stage.get("images_per_s"), stage.get("images")))
-        rows.append((f"{index} s", stage["seconds"], None))
-    rows += [
-        ("CPU s (process tree)", r["cpu_seconds"], None),
-        ("peak RSS MB (process tree)", r["peak_rss_mb"], None),
-        ("1-min load average before the run", r["load_before"][0], None),
-    ]
-    return rows
+def _mean(name: str, values: list) -> float | None:
+    if not values or None in values:
+        return None
+    if name.endswith("images/s"):  # same N every run: all images over all seconds
+        return len(values) / sum(1 / v for v in values)
+    return sum(values) / len(values)
 
 
-def _combined(records: list[dict]) -> dict[str, float | None]:
-    """Each measure over several runs: mean, and images/s as all images over all seconds."""
-    columns = list(zip(*(_measures(r) for r in records), strict=False))
-    out = {}
-    for column in columns:
-        name, values, images = column[0][0], [c[1] for c in column], [c[2] for c in column]
-        if None in values:
-            out[name] = None
-        elif images[0]:
-            out[name] = sum(images) / sum(i / v for i, v in zip(images, values, strict=True))
-        else:
-            out[name] = sum(values) / len(values)
-    return out
-
-
-def _table(pairs: list[tuple[dict, dict]]) -> list[tuple[str, list, list, list]]:
-    """Per measure: Keras per round, ONNX per round, ONNX / Keras per round and both combined."""
-    per_round = [(_combined([k]), _combined([o])) for k, o in pairs]
-    both = (_combined([k for k, _ in pairs]), _combined([o for _, o in pairs]))
+def _table(pairs) -> list[tuple[str, list, list, list]]:
+    """Per measure: Keras per round, ONNX per round, ONNX / Keras per round and over all."""
+    keras = [_measures(k) for k, _ in pairs]
+    onnx = [_measures(o) for _, o in pairs]
     rows = []
-    for name in per_round[0][0]:
-        ks = [k.get(name) for k, _ in per_round]
-        os_ = [o.get(name) for _, o in per_round]
-        ratios = [_ratio(k.get(name), o.get(name)) for k, o in [*per_round, both]]
-        rows.append((name, ks, os_, ratios))
+    for name in keras[0]:
+        ks, os_ = [m.get(name) for m in keras], [m.get(name) for m in onnx]
+        ratios = [_ratio(k, o) for k, o in zip(ks, os_, strict=True)]
+        rows.append((name, ks, os_, [*ratios, _ratio(_mean(name, ks), _mean(name, os_))]))
     return rows
 
 
@@ -161,17 +148,16 @@ def _fmt(x, digits: int = 2) -> str:
 
 
 def _metrics(pairs) -> list[tuple[str, dict, dict, float | None]]:
-    """(Keras layer, Keras row, ONNX row of round 1, max |difference| over every run)."""
-    by_run = []
+    """(layer, Keras row, ONNX row of round 1, largest spread of a metric over every run)."""
+    runs = []
     for r in (r for pair in pairs for r in pair):
         names = dict(zip(r["layers"], LAYERS, strict=True))  # ONNX rows are named by tensor
-        by_run.append({names.get(x["layer"], x["layer"]): x for x in r["child"]["results"]})
+        runs.append({names.get(x["layer"], x["layer"]): x for x in r["child"]["results"]})
     rows = []
-    for layer, first in by_run[0].items():
-        seen = [run.get(layer, {}) for run in by_run]
-        spread = [max(s[m] for s in seen) - min(s[m] for s in seen) for m in METRICS
-                  if all(m in s for s in seen)]  # fmt: skip
-        rows.append((layer, first, by_run[1].get(layer, {}), max(spread) if spread else None))
+    for layer, first in runs[0].items():
+        seen = [run.get(layer, {}) for run in runs]
+        spread = [max(s.get(m, 0) for s in seen) - min(s.get(m, 0) for s in seen) for m in METRICS]
+        rows.append((layer, first, runs[1].get(layer, {}), max(spread)))
     return rows
 
 
@@ -180,25 +166,23 @@ def report_lines(runs: list[dict]) -> list[str]:
     if not pairs:
         return []
     out = ["### ONNX Runtime vs TensorFlow (ResNet50, same weights)", ""]
-    failed = [r for pair in pairs for r in pair if r and not _finished(r)]
-    if failed or not all(k and o for k, o in pairs):
-        for r in failed:
+    if not all(_finished(k) and _finished(o) for k, o in pairs):
+        for r in (r for pair in pairs for r in pair if r and not _finished(r)):
             out.append(f"- {r['series']} {SYSTEMS[r['system']]}: **{r['status']}** "
                        f"{r['child'].get('error', '')}")  # fmt: skip
         return [*out, "- incomplete: no ratios", ""]
-    plans = {r["child"].get("strategy") for pair in pairs for r in pair}
+    plans = sorted({str(r["child"].get("strategy")) for pair in pairs for r in pair})
     out += [
         f"Measured {pairs[-1][1]['finished_at'][:10]}: `TRANSFER FEATURES FROM resnet50 WEIGHTS "
-        f"RANDOM SEED 0` (TensorFlow) and the same statement `FROM MODEL "
-        f"'build/bench/resnet50_seed0.onnx' ... OPTIONS (preprocess = 'caffe')` (ONNX Runtime; "
-        f"that model exported by tf2onnx), layers {', '.join(LAYERS)}, N = {N} images, plan "
-        f"{' / '.join(sorted(map(str, plans)))}"
+        "RANDOM SEED 0` (TensorFlow) and the same statement `FROM MODEL "
+        "'build/bench/resnet50_seed0.onnx' ... OPTIONS (preprocess = 'caffe')` (ONNX Runtime; that "
+        f"model exported by tf2onnx), layers {', '.join(LAYERS)}, N = {N} images, plan "
+        + " / ".join(plans)
         + (" — **the plans differ**" if len(plans) > 1 else "")
-        + f"; {len(pairs)} rounds in opposite orders (round 1 Keras first, round 2 ONNX first). "
-        "The machine was shared (another engineer's tests ran alongside), so absolute times are "
-        "noisy and a round's ratio can follow the order; the ratio over both rounds is the one to "
-        "quote. Ratios are ONNX ÷ Keras: below 1 for seconds, above 1 for images/s, means ONNX "
-        "Runtime is faster.",
+        + f"; {len(pairs)} rounds, round 1 Keras first, round 2 ONNX first. The machine was shared "
+        "(another engineer's tests ran alongside): absolute times are noisy and one round's ratio "
+        "can follow the order; quote the ratio over both rounds. Ratios are ONNX ÷ Keras: below 1 "
+        "for seconds, above 1 for images/s, means ONNX Runtime is faster.",
         "",
         "| measure | Keras r1 / r2 | ONNX r1 / r2 | ratio r1 | ratio r2 | ratio, both rounds |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -208,8 +192,8 @@ def report_lines(runs: list[dict]) -> list[str]:
         out.append(f"| {name} | {kv} | {ov} | " + " | ".join(map(_fmt, ratios)) + " |")
     out += [
         "",
-        "Metrics (a sanity check: both train on the same features up to float rounding; 40 test "
-        "images, so one changed prediction moves accuracy by 0.025), round 1:",
+        "Metrics, round 1 (a sanity check: both train on the same features up to float rounding; "
+        "40 test images, so one changed prediction moves accuracy by 0.025):",
         "",
         "| layer | features K / O | accuracy K / O | F1 K / O | AUC K / O | max spread, all runs |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -222,18 +206,8 @@ def report_lines(runs: list[dict]) -> list[str]:
 
 
 def summary(runs: list[dict]) -> list[str]:
-    """The ratios for the driver's stdout."""
-    pairs = _pairs(runs)
-    if not pairs or not all(_finished(k) and _finished(o) for k, o in pairs):
-        return [f"  onnx: {r['series']} {r['system']} {r['status']}" for p in pairs for r in p if r]
-    lines = [f"  {'onnx (keras r1 r2 | onnx r1 r2 | ratios r1 r2 both)':<50}"]
-    for name, ks, os_, ratios in _table(pairs):
-        values = " ".join(f"{_fmt(x, 1):>7}" for x in [*ks, *os_])
-        lines.append(f"  {name:<50} {values} | " + " ".join(f"{_fmt(x):>5}" for x in ratios))
-    for layer, k, o, spread in _metrics(pairs):
-        pairs_text = ", ".join(f"{m} {_fmt(k.get(m), 3)}/{_fmt(o.get(m), 3)}" for m in METRICS)
-        lines.append(f"  metrics keras/onnx {layer:<20} {pairs_text}; spread {_fmt(spread, 3)}")
-    return lines
+    """For the driver's stdout: the report's tables (or its list of failed runs)."""
+    return ["  " + line for line in report_lines(runs) if line.startswith(("|", "-"))]
 
 
 if __name__ == "__main__":
