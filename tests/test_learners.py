@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import onnx_models
 import pytest
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import array_to_vector
@@ -9,28 +10,37 @@ from pyspark.sql import functions as F
 from tolerances import METRIC
 
 from vista_sql.ml import metrics, models, training
+from vista_sql.plan.manifest import layer_path
 
-# An early layer: 2×2 cells of 24 channels, not 1280 features. Which layer feeds the learners
-# does not matter to them, and MLlib's trees bin and scan every feature.
-LAYER, IMAGE_DIM = "block_2_add", 2 * 2 * 24
+# Which CNN and layer feed the learners does not matter to them: a small ONNX graph (a ResNet
+# stem and basic block, tests/onnx_models.py) whose Python workers load ONNX Runtime, not
+# TensorFlow, and whose max-pooled stem gives 2×2 cells of 8 channels: MLlib's trees bin and scan
+# every feature.
+LAYER, IMAGE_DIM = "/maxpool/MaxPool_output_0", 2 * 2 * 8
 TRANSFER = (
-    "TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS ({layer}) "
+    "TRANSFER FEATURES FROM MODEL '{model}' LAYERS (`{layer}`) "
     "ON images AS i (id, content) JOIN products AS p USING (id) TRAIN {train} {tail}"
 )
 
 
 @pytest.fixture(scope="module")
-def features(vista, spark, demo_views, tmp_path_factory):
+def model(tmp_path_factory):
+    return onnx_models.resnet_basic_block(tmp_path_factory.mktemp("cnn") / "block.onnx")
+
+
+@pytest.fixture(scope="module")
+def features(vista, spark, demo_views, model, tmp_path_factory):
     """The layer's materialized features joined to the structured columns, as training sees them."""
     out = tmp_path_factory.mktemp("learners")
     vista.sql(
         TRANSFER.format(
+            model=model,
             layer=LAYER,
             train="logistic_regression (LABEL is_popular)",
             tail=f"MATERIALIZE INTO '{out}'",
         )
     )
-    stored = spark.read.parquet(str(out / LAYER)).withColumnRenamed("id", "__vista_key")
+    stored = spark.read.parquet(str(layer_path(out, LAYER))).withColumnRenamed("id", "__vista_key")
     products = spark.table("products").select(
         F.col("id").alias("__vista_key"),
         "hint",
@@ -146,9 +156,10 @@ def _direct_regression(frame, name, params, chosen):
     return metrics.evaluate(predictions, "regression", "price", chosen, 0)
 
 
-def test_grid_cross_validation_infers_each_image_once(vista, demo_views):
+def test_grid_cross_validation_infers_each_image_once(vista, demo_views, model):
     result = vista.sql(
         TRANSFER.format(
+            model=model,
             layer=LAYER,
             train="random_forest (LABEL is_popular, num_trees IN (3, 6), max_depth = 3)",
             # Inferred here, not loaded from the layer the fixture recorded: the count is the test.
@@ -172,9 +183,9 @@ def test_grid_cross_validation_infers_each_image_once(vista, demo_views):
     assert inferred and sorted(c for _, c in inferred.values()) == [joined] * len(inferred)
 
 
-def test_regression_reports_regression_metrics(vista, demo_views):
+def test_regression_reports_regression_metrics(vista, demo_views, model):
     rows = vista.sql(
-        TRANSFER.format(layer=LAYER, train="linear_regression (LABEL price)", tail="")
+        TRANSFER.format(model=model, layer=LAYER, train="linear_regression (LABEL price)", tail="")
     ).collect()
     assert rows[0].asDict().keys() >= {"rmse", "mae", "r2"} and rows[1].rmse > 0
 
@@ -185,10 +196,13 @@ def test_describe_model_lists_parameters_with_defaults(vista):
     assert "features_col" not in rows and rows["num_trees"].doc
 
 
-def test_unknown_metric_is_a_one_line_error(vista, demo_views):
+def test_unknown_metric_is_a_one_line_error(vista, demo_views, model):
     with pytest.raises(Exception, match="unknown metric 'rsme' for classification"):
         vista.sql(
             TRANSFER.format(
-                layer=LAYER, train="gbt (LABEL is_popular)", tail="EVALUATE METRICS (rsme)"
+                model=model,
+                layer=LAYER,
+                train="gbt (LABEL is_popular)",
+                tail="EVALUATE METRICS (rsme)",
             )
         )
