@@ -10,6 +10,7 @@ from reliability.cases import BAD_IMAGES, IMAGE_RUN_WARNINGS, ODD_IMAGES, encode
 from reliability.logged import vista_warnings
 from vista_sql.catalog import images
 from vista_sql.errors import VistaBindError, VistaExecutionError
+from vista_sql.plan import manifest
 
 
 @pytest.mark.parametrize("case, make", ODD_IMAGES, ids=[c.id for c, _ in ODD_IMAGES])
@@ -102,6 +103,34 @@ def test_materialize_refuses_a_foreign_directory_unless_overwrite(vista, demo_vi
     with pytest.raises(VistaBindError, match="did not write"):
         vista.sql(statement)
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+
+
+def test_materialize_refuses_an_unreadable_manifest_and_another_cnns_features(
+    vista, demo_views, tmp_path
+):
+    statement = STATEMENT.replace("dirty_images", "images").format(
+        tail=f"MATERIALIZE INTO '{tmp_path}'"
+    )
+    recorded = manifest.manifest_path(str(tmp_path))
+    recorded.write_text('{"layers": {"global_average_pooling2d": ')  # cut short mid-write
+    with pytest.raises(VistaBindError) as caught:
+        vista.sql(statement)
+    assert caught.value.message == (
+        f"MATERIALIZE INTO '{tmp_path}': its manifest '{recorded}' cannot be read (not JSON); "
+        "repair or remove it, or choose another path"
+    )
+    assert (caught.value.line, caught.value.col) == (1, statement.index("'" + str(tmp_path)) + 1)
+
+    recorded.unlink()
+    other = manifest.Entry(cnn="resnet50:imagenet", layer="avg_pool", pooling="max 2x2")
+    manifest.update(str(tmp_path), lambda layers: layers.__setitem__("avg_pool", other))
+    with pytest.raises(VistaBindError, match="holds features of another CNN or pooling"):
+        vista.sql(statement)
+    with pytest.raises(VistaBindError, match=r"avg_pool: resnet50:imagenet, pooled max 2x2\)"):
+        vista.sql("EXPLAIN " + statement)
+    # Nothing ran, nothing was written: the other CNN's record is as it was.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [manifest.MANIFEST]
+    assert manifest.read_strict(str(tmp_path)) == {"avg_pool": other}
 
 
 def test_identifiers_cannot_inject_sql(vista, spark, demo_views):

@@ -89,7 +89,8 @@ class Binder:
         materialize = stmt.args.get("materialize")
         if materialize is not None:
             try:
-                check_target(materialize.name, bool(options.get("overwrite", False)))
+                overwrite = bool(options.get("overwrite", False))
+                check_target(materialize.name, overwrite, ref.identity(), pool.describe())
             except VistaBindError as error:
                 raise error.at(*position(materialize)) from None
         metric_nodes = stmt.args.get("metrics") or []
@@ -149,7 +150,8 @@ class Binder:
         for label, query in zip(cnn_labels(queries), queries, strict=True):
             target = str(Path(first.materialize) / label)
             try:
-                check_target(target, bool(options.get("overwrite", False)))
+                overwrite = bool(options.get("overwrite", False))
+                check_target(target, overwrite, query.cnn.identity(), query.pooling.describe())
             except VistaBindError as error:
                 raise error.at(*position(stmt.args["materialize"])) from None
             labelled.append(dataclasses.replace(query, materialize=target))

@@ -72,7 +72,7 @@ class Manifest:
     def read(cls, root: str) -> Manifest:
         """The manifest under `root`; empty when there is none or it cannot be read."""
         try:
-            layers = _load(root)
+            layers = read_strict(root)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(root)
         return cls(
@@ -83,7 +83,9 @@ class Manifest:
         )
 
 
-def _load(root: str) -> dict[str, Entry]:
+def read_strict(root: str) -> dict[str, Entry]:
+    """The manifest's entries, raising what reading it raised (Manifest.read reads that as
+    empty)."""
     raw = json.loads(manifest_path(root).read_text())["layers"]
     return {name: Entry.from_json(entry) for name, entry in raw.items()}
 
@@ -124,7 +126,7 @@ def update(root: str, change: Callable[[dict[str, Entry]], None]) -> None:
     """Apply `change` to the manifest's entries, replacing the file atomically."""
     target = manifest_path(root)
     # A manifest that cannot be read fails the write rather than being replaced by a blank one.
-    layers = _load(root) if target.exists() else {}
+    layers = read_strict(root) if target.exists() else {}
     change(layers)
     staging = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
     data = {name: entry.to_json() for name, entry in layers.items()}
