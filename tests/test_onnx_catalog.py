@@ -156,3 +156,35 @@ def test_an_onnx_cnn_runs_without_tensorflow(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_a_model_file_rewritten_in_place_is_built_again(tmp_path):
+    """A worker keeps built CNNs by their file's identity: features after the file changed come
+    from the new weights, never from the copy built before (whose records a later statement
+    would otherwise trust under the new file's identity)."""
+    import os
+
+    import pandas as pd
+    from PIL import Image
+
+    from vista_sql.execution import inference
+    from vista_sql.plan.vocabulary import Cut
+
+    path = onnx_models.resnet_basic_block(tmp_path / "block.onnx", seed=0)
+    ref = models.ModelRef("b", path=str(path))
+    task = inference.StageTask(ref, ("logits",), 0, Cut.STAGED, pooling.DEFAULT, 4, 1)
+    image = tmp_path / "image.png"
+    Image.new("RGB", (32, 32), (200, 10, 90)).save(image)
+    column = pd.Series([image.read_bytes()] * 2)
+
+    before = inference.runner_for(task).run(column)[0].features[0][0]
+    assert models.model_for(ref) is models.model_for(ref)  # built once while unchanged
+    onnx_models.resnet_basic_block(path, seed=1)  # other weights, the same size
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    after = inference.runner_for(task).run(column)[0].features[0][0]
+    assert not np.allclose(before, after)
+    rebuilt = models.build(ref)  # what the file now holds, built afresh
+    direct = rebuilt.stage(staging.single_pass_cut(rebuilt.graph, ["logits"]))
+    batch = np.asarray(Image.open(image).convert("RGB"), np.float32)[np.newaxis]
+    assert_features_close([after], direct.predict([batch])[0], "logits after the rewrite")

@@ -82,14 +82,23 @@ RESIDENT_MODELS = 2
 _models: Resident = Resident(RESIDENT_MODELS)
 
 
+def resident_key(ref: ModelRef) -> tuple:
+    """What a built CNN is kept under: a model file rewritten in place (another size or
+    modification time) is another model, and must not be served from the copy built before."""
+    return (ref, ref.identity() if ref.path and Path(ref.path).exists() else None)
+
+
 def model_for(ref: ModelRef, threads: int | None = None):
     """The CNN `ref` names (`KerasCnn` or `OnnxCnn`), built once per process while it stays
     resident."""
-    return _models.get(ref, lambda: build(ref, threads))
+    key = resident_key(ref)
+    if key not in _models:
+        _models.discard(lambda kept: kept[0] != ref)  # an older version of the same file
+    return _models.get(key, lambda: build(ref, threads))
 
 
 def is_resident(ref: ModelRef) -> bool:
-    return ref in _models
+    return resident_key(ref) in _models
 
 
 def build(ref: ModelRef, threads: int | None = None):

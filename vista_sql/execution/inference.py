@@ -42,8 +42,10 @@ _runners: Resident = Resident(8)
 
 
 def runner_for(task: StageTask) -> StageRunner:
+    # A runner holds its model: one whose model was let go (or whose file was rewritten since)
+    # must go too, before and after this task's model is built.
+    _runners.discard(lambda other: models.is_resident(other.model))
     runner = _runners.get(task, lambda: StageRunner(task))
-    # A runner holds its model: one whose model was let go must go too, or the model stays.
     _runners.discard(lambda other: models.is_resident(other.model))
     return runner
 

@@ -34,7 +34,7 @@ def _ref(registry: dict[str, models.ModelRef], name: str) -> models.ModelRef:
 
 def _outputs(ref: models.ModelRef, layer: str | None, payloads: pd.Series) -> list:
     cnn = models.model_for(ref)
-    key = (ref, layer)
+    key = (models.resident_key(ref), layer)
     if key not in _submodels:
         cut = staging.single_pass_cut(cnn.graph, [layer or cnn.graph.output_layer()])
         _submodels[key] = cnn.stage(cut)
