@@ -89,7 +89,7 @@ def test_a_later_statement_loads_every_recorded_layer_instead_of_inferring(vista
     assert set(vista.last_metrics["loaded"]) == set(LAYERS)
 
 
-def test_a_record_of_changed_images_is_never_used(vista, spark, demo_dir, tmp_path):
+def test_a_record_of_changed_images_is_never_loaded_as_it_is(vista, spark, demo_dir, tmp_path):
     _views(vista, demo_dir, tmp_path / "images", "stale_images")
     statement = _statement("stale_images", ("block_1_expand_relu",), cnn="mobilenetv2")
     vista.sql(statement + f"MATERIALIZE INTO '{tmp_path / 'f'}'")
@@ -98,8 +98,9 @@ def test_a_record_of_changed_images_is_never_used(vista, spark, demo_dir, tmp_pa
     changed = sorted((tmp_path / "images").glob("*.png"))[0]
     changed.write_bytes(sorted((tmp_path / "images").glob("*.png"))[1].read_bytes())
     explain = vista.sql("EXPLAIN " + statement).first()[0]
-    assert "not used: the images changed since it was written" in explain
-    assert "Load block_1_expand_relu" not in explain
+    # Refreshed or recomputed as the cost model finds cheaper (tests/test_refresh*.py), never
+    # loaded with the changed image's old features.
+    assert ": loaded (" not in explain and "Load block_1_expand_relu" not in explain
     vista.sql(statement)
     assert vista.last_metrics["loaded"] == {}
     assert sum(count for _, count in vista.last_metrics["inferred"].values()) > 0

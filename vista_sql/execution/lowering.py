@@ -13,7 +13,8 @@ from sqlglot import exp
 
 from vista_sql.execution.inference import StageTask
 from vista_sql.plan.columns import IMAGE, IMAGES, IS_TEST, KEY, LABEL, OUT, TABLE, TENSORS, quoted
-from vista_sql.plan.nodes import PhysicalPlan, PlannedStage
+from vista_sql.plan.manifest import VERSION
+from vista_sql.plan.nodes import PhysicalPlan, PlannedStage, RecordedLayer
 from vista_sql.plan.vocabulary import Join, JoinPlacement, StageInput
 
 SPLIT_BUCKETS = 10_000
@@ -99,11 +100,22 @@ def _joined(plan: PhysicalPlan, images: exp.Expr, key: exp.Expr, extra: list[exp
     return select.where(plan.residual_filter.copy()) if plan.residual_filter else select
 
 
-def joined_select(plan: PhysicalPlan, with_image: bool = True) -> exp.Select:
+def _image_side(plan: PhysicalPlan, only: exp.Select | None) -> exp.Expr:
+    """The images side, filtered; `only`: a select of the KEY values to keep (a refresh's)."""
+    condition = plan.image_filter
+    if only is not None:
+        kept = exp.In(this=quoted_column(plan.query.key, IMAGES), query=only.subquery(copy=True))
+        condition = exp.and_(condition.copy(), kept) if condition is not None else kept
+    return join_side(plan.query.images.name, IMAGES, condition)
+
+
+def joined_select(
+    plan: PhysicalPlan, with_image: bool = True, only: exp.Select | None = None
+) -> exp.Select:
     """Images joined to the structured table (join before inference), filters pushed down."""
     q = plan.query
     image = [exp.alias_(quoted_column(q.image, IMAGES), IMAGE, quoted=True)] if with_image else []
-    images = join_side(q.images.name, IMAGES, plan.image_filter)
+    images = _image_side(plan, only)
     select = _joined(plan, images, quoted_column(q.key, IMAGES), image)
     select.set("hint", _hint(plan, repartition=with_image, join=True))
     return select
@@ -123,14 +135,14 @@ def image_join_columns(plan: PhysicalPlan) -> list[str]:
     return sorted(names)
 
 
-def images_select(plan: PhysicalPlan) -> exp.Select:
+def images_select(plan: PhysicalPlan, only: exp.Select | None = None) -> exp.Select:
     """The images alone (join after inference): key, join columns, bytes."""
     q = plan.query
     select = exp.select(
         exp.alias_(quoted_column(q.key, IMAGES), KEY, quoted=True),
         *(quoted_column(c, IMAGES) for c in image_join_columns(plan) if c != KEY),
         exp.alias_(quoted_column(q.image, IMAGES), IMAGE, quoted=True),
-    ).from_(join_side(q.images.name, IMAGES, plan.image_filter))
+    ).from_(_image_side(plan, only))
     select.set("hint", _hint(plan, repartition=True, join=False))
     return select
 
@@ -166,9 +178,7 @@ def stored_select(plan: PhysicalPlan) -> exp.Select:
     """The joined rows with the hand-over tensors a recorded layer left (PhysicalPlan.resume)."""
     record = plan.resume.record
     joined = joined_select(plan, with_image=False)
-    stored = exp.Table(
-        this=exp.to_identifier(record.handover_path, quoted=True), db=exp.to_identifier("parquet")
-    )
+    stored = _parquet(record.handover_path)
     tensors = quoted_column("tensors", "h")
     if record.handover_inputs != tuple(range(len(record.handover))):
         picked = [
@@ -188,6 +198,59 @@ def stored_select(plan: PhysicalPlan) -> exp.Select:
     return select
 
 
+def _parquet(path: str) -> exp.Table:
+    return exp.Table(this=exp.to_identifier(path, quoted=True), db=exp.to_identifier("parquet"))
+
+
+def versions_view(statement_id: int) -> str:
+    """The view of every image's current version (KEY, VERSION) a refresh compares with."""
+    return f"__vista_{statement_id}_versions"
+
+
+def stale_view(statement_id: int) -> str:
+    """The view of the KEYs a refresh infers (stale_keys, computed once per run)."""
+    return f"__vista_{statement_id}_stale"
+
+
+def _recorded_versions(record: RecordedLayer) -> exp.Select:
+    return exp.select(
+        exp.alias_(quoted_column(record.key), KEY, quoted=True), quoted_column(VERSION)
+    ).from_(_parquet(record.path))
+
+
+def stale_keys(plan: PhysicalPlan, statement_id: int) -> exp.Select:
+    """KEY of every image some refreshed record lacks as it is now: what a refresh infers."""
+    current = exp.select(quoted_column(KEY), quoted_column(VERSION)).from_(
+        _table(quoted(versions_view(statement_id)))
+    )
+    recorded = [_recorded_versions(r) for r in plan.refreshed]
+    everywhere = recorded[0]
+    for other in recorded[1:]:
+        everywhere = exp.intersect(everywhere, other)
+    kept = exp.select(exp.Star()).from_(everywhere.subquery("recorded"))
+    changed = exp.except_(current, kept)
+    return exp.select(quoted_column(KEY)).from_(changed.subquery("changed"))
+
+
+def kept_select(plan: PhysicalPlan, record: RecordedLayer, stale: exp.Select) -> exp.Select:
+    """A refreshed layer's training rows that need no inference: its recorded features of the
+    images it holds as they are now, with this statement's join, split and filters."""
+    joined = joined_select(plan, with_image=False)
+    select = exp.select(
+        *(quoted_column(c, "j") for c in [KEY, *plan.query.features, LABEL, IS_TEST]),
+        quoted_column("features", "r"),
+    ).from_(joined.subquery("j", copy=False))
+    select = select.join(
+        exp.alias_(_parquet(record.path), "r", table=True, quoted=True),
+        on=exp.EQ(this=quoted_column(KEY, "j"), expression=quoted_column(record.key, "r")),
+    )
+    return select.join(
+        stale.subquery("s", copy=True),
+        on=exp.EQ(this=quoted_column(KEY, "j"), expression=quoted_column(KEY, "s")),
+        join_type="left anti",
+    )
+
+
 def _stage_table(statement_id: int, index: int) -> str:
     return f"__vista_{statement_id}_stage{index}"
 
@@ -201,7 +264,11 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
         layers, offset = (plan.resume.record.layer.name, *layers), 1
     carried = [quoted_column(c) for c in carried_columns(plan)]
     before = plan.join_placement == JoinPlacement.BEFORE
-    source = joined_select(plan) if before else images_select(plan)
+    stale = None
+    if plan.refresh is not None:
+        stale = exp.select(quoted_column(KEY)).from_(_table(quoted(stale_view(statement_id))))
+    source = joined_select(plan, only=stale) if before else images_select(plan, only=stale)
+    kept = {r.layer.name: kept_select(plan, r, stale) for r in plan.refreshed}
     lowered: list[StageSql] = []
     previous: str | None = None
     for stage in plan.stages:
@@ -233,7 +300,8 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
                 if releases
                 else None,
                 features=tuple(
-                    to_sql(features_select(plan, table, j)) for j in range(len(stage.layers))
+                    to_sql(_with_kept(features_select(plan, table, j), kept.get(layer.name)))
+                    for j, layer in enumerate(stage.layers)
                 ),
                 task=StageTask(
                     model=q.cnn,
@@ -248,6 +316,10 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
         )
         previous = table
     return lowered
+
+
+def _with_kept(inferred: exp.Select, kept: exp.Select | None) -> exp.Expr:
+    return inferred if kept is None else exp.union(inferred, kept, distinct=False)
 
 
 def release_sql(table: str) -> list[str]:

@@ -1,7 +1,15 @@
-"""MATERIALIZE INTO: one Parquet dataset per layer, published only when complete."""
+"""MATERIALIZE INTO: one Parquet dataset per layer, published only when complete.
+
+A layer written again (a refresh, or a recompute) goes to a new directory and becomes current
+when the manifest names it: a reader sees the old version or the new one, never a mix, and a
+refresh reads the old version's rows while it writes the new. One statement at a time writes a
+target (an exclusive lock on `.vista.lock`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import os
 import shutil
@@ -11,6 +19,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
+from vista_sql.errors import VistaExecutionError
 from vista_sql.execution import lowering
 from vista_sql.plan import manifest
 from vista_sql.spark import remote
@@ -21,9 +30,51 @@ LATE_WRITE_JOB_SECONDS = 5.0  # from Ctrl-C to the interrupted write's job start
 _abandoned: set[Path] = set()  # temporaries of failed writes, until they are gone for good
 
 
-def record(root: str, layer: str, entry: manifest.Entry) -> None:
-    """Note a complete layer in the manifest."""
-    manifest.update(root, lambda layers: layers.__setitem__(layer, entry))
+@contextlib.contextmanager
+def locked(roots):
+    """Hold every target in `roots` for one statement; refuse one another statement holds. A
+    target that did not exist and got nothing is removed again."""
+    with contextlib.ExitStack() as held:
+        for root in sorted(set(roots)):
+            held.enter_context(_locked(root))
+        yield
+
+
+@contextlib.contextmanager
+def _locked(root: str):
+    path = Path(root)
+    made = not path.exists()
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / manifest.LOCK
+    with open(lock, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise VistaExecutionError(
+                f"MATERIALIZE INTO '{root}' is being written by another statement; "
+                "run this one when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            if made and [p.name for p in path.iterdir()] == [manifest.LOCK]:
+                shutil.rmtree(path, ignore_errors=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record(root: str, layer: str, entry: manifest.Entry) -> Path | None:
+    """Make `entry` the layer's current version; the directory of the version it replaced, if
+    any (to remove once nothing reads it)."""
+    replaced: list[Path] = []
+
+    def replace(layers: dict) -> None:
+        old = layers.get(layer)
+        if old is not None and (old.directory or manifest.layer_dir(layer)) != entry.directory:
+            replaced.append(manifest.dataset_path(root, layer, old))
+        layers[layer] = entry
+
+    manifest.update(root, replace)
+    return replaced[0] if replaced else None
 
 
 def _publish(frame, target: Path) -> None:
@@ -88,18 +139,27 @@ def drop_handover(root: str, layer: str) -> None:
     shutil.rmtree(manifest.handover_path(root, layer), ignore_errors=True)
 
 
-def write_layer(frame, root: str, layer: str, key: str) -> Path:
-    """Write `<root>/<layer>/` with columns `<key>` and `features`."""
-    target = manifest.layer_path(root, layer)
+def write_layer(frame, root: str, layer: str, key: str, versions) -> str:
+    """Write a new version of the layer, columns `<key>`, `features` and each row's image
+    version (`versions`: KEY, VERSION); its directory's name, current once `record`ed."""
+    directory = manifest.fresh_directory(root, layer)
+    target = Path(root) / directory
     target.parent.mkdir(parents=True, exist_ok=True)
-    features = frame.selectExpr(
-        f"{lowering.quoted(lowering.KEY)} AS {lowering.quoted(key)}", "features"
+    features = frame.select(lowering.KEY, "features").join(versions, lowering.KEY, "left")
+    features = features.select(
+        F.col(lowering.KEY).alias(key), F.col("features"), F.col(manifest.VERSION)
     )
     _publish(features, target)
-    return target
+    return directory
 
 
-def entry(q, layer, images_identity: str | None, rows: int) -> manifest.Entry:
+def remove_versions(paths) -> None:
+    """Delete versions no manifest names any more (once the statement reading them is done)."""
+    for path in paths:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def entry(q, layer, images_identity: str | None, rows: int, directory: str = "") -> manifest.Entry:
     """What a later statement checks before loading this layer instead of computing it."""
     return manifest.Entry(
         cnn=q.cnn.identity(),
@@ -111,6 +171,8 @@ def entry(q, layer, images_identity: str | None, rows: int) -> manifest.Entry:
         key=q.key,
         rows=rows,
         written_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        directory=directory,
+        row_versions=True,
     )
 
 

@@ -25,7 +25,15 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from vista_sql.catalog import models as cnn_models
-from vista_sql.execution import checks, events, lowering, materialize, recorded, udfs
+from vista_sql.execution import (
+    checks,
+    events,
+    image_versions,
+    lowering,
+    materialize,
+    recorded,
+    udfs,
+)
 from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
 from vista_sql.plan.vocabulary import Cut, StageInput, Strategy
@@ -78,6 +86,7 @@ def run(
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
     steps = _Steps(spark, plan, on_model, counts.classes)
     try:
+        steps.versions(statement_id)
         rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline)
         rows = steps.loaded_layers()
         stage_rows, counters = steps.stages(stages, statement_id, rows_in)
@@ -89,6 +98,7 @@ def run(
     finally:
         steps.close(stages)
         materialize.sweep_abandoned(spark)
+        materialize.remove_versions(steps.superseded)
     steps.drop_superseded_handovers()
     order = {name: i for i, name in enumerate([BASELINE, *(x.name for x in plan.layers)])}
     frame = spark.createDataFrame(sorted(rows, key=lambda row: order[row[0]]), steps.schema)
@@ -122,6 +132,10 @@ class _Steps:
         self.classes = classes
         self.identity = None  # of the images, for the manifest of what MATERIALIZE writes
         self.handed_over: list[str] = []  # layers whose hand-over tensors the target keeps
+        self.superseded: list[Path] = []  # versions of layers written again, read until the end
+        self.image_versions = None  # (KEY, VERSION) of every image, as the run found them
+        self.versions_view: str | None = None
+        self.stale, self.stale_view = None, None  # the keys a refresh infers
         self.publishing = threading.Lock()  # layers of one stage write the same manifest
         self.mark = failures.Mark.now()  # evidence for errors, from the latest step's start
         self.pool = ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="vista-train")
@@ -159,6 +173,25 @@ class _Steps:
         if q.materialize:
             self.identity = recorded.images_identity(spark, q, plan.statistics.images)
         return fit
+
+    def versions(self, statement_id: int) -> None:
+        """Note every image's version once, before any inference: what MATERIALIZE records
+        beside the features and what a refresh compares the records with. Taken first, so an
+        image changed during the run reads as changed next time."""
+        q = self.plan.query
+        if not q.materialize and self.plan.refresh is None:
+            return
+        frame = image_versions.frame(self.spark, q).cache()
+        frame.count()
+        self.versions_view = lowering.versions_view(statement_id)
+        frame.createOrReplaceTempView(self.versions_view)
+        self.image_versions = frame
+        if self.plan.refresh is not None:
+            # Every stage and every refreshed layer's rows read it: computed once.
+            stale = lowering.to_sql(lowering.stale_keys(self.plan, statement_id))
+            self.stale = self.spark.sql(stale).cache()
+            self.stale.createOrReplaceTempView(lowering.stale_view(statement_id))
+            self.stale_view = lowering.stale_view(statement_id)
 
     def loaded_layers(self) -> list[tuple]:
         """Train on the layers whose features were recorded by an earlier MATERIALIZE."""
@@ -214,7 +247,8 @@ class _Steps:
         # A staged plan's hand-over tensors are kept with the layer as soon as it is written,
         # so a driver dying later resumes from there.
         last = stage.stage.index == plan.stages[-1].index
-        keep = q.materialize and stage.stage.cut == Cut.STAGED and not last
+        # A refresh's stages hold only the images it inferred: too few to continue from.
+        keep = q.materialize and stage.stage.cut == Cut.STAGED and not last and not plan.refresh
         then = partial(_keep_handover, spark, q, stage, self.handed_over) if keep else None
         fits = []
         for layer, features in zip(stage.stage.layers, stage.features, strict=True):
@@ -241,6 +275,13 @@ class _Steps:
         # Deepest first: each stage's view is defined over the one before it.
         for stage in reversed(stages):
             _release(self.spark, stage.table)
+        for frame, view in (
+            (self.stale, self.stale_view),
+            (self.image_versions, self.versions_view),
+        ):
+            if frame is not None:
+                self.spark.catalog.dropTempView(view)
+                frame.unpersist()
 
     def drop_superseded_handovers(self) -> None:
         # Only once the stages' views are dropped: until then they name the files they read.
@@ -261,9 +302,13 @@ class _Steps:
         try:
             if writes:
                 with self.publishing:
-                    materialize.write_layer(frame, q.materialize, layer.name, q.key)
-                    entry = materialize.entry(q, layer, self.identity, frame.count())
-                    materialize.record(q.materialize, layer.name, entry)
+                    directory = materialize.write_layer(
+                        frame, q.materialize, layer.name, q.key, self.image_versions
+                    )
+                    entry = materialize.entry(q, layer, self.identity, frame.count(), directory)
+                    replaced = materialize.record(q.materialize, layer.name, entry)
+                    if replaced is not None:
+                        self.superseded.append(replaced)
                     recorded.remember(self.spark, q.materialize)
                     if written is not None:
                         written()

@@ -14,6 +14,7 @@ from vista_sql.optimizer.config import Resources
 from vista_sql.plan.nodes import (
     PhysicalPlan,
     RecordedLayer,
+    Refresh,
     Resume,
     Statistics,
     TransferQuery,
@@ -79,7 +80,9 @@ def plan(
     staged_first = hints.get("plan", Strategy.STAGED) == Strategy.STAGED
     if not staged_first or hints.get("join_placement") == JoinPlacement.AFTER:
         records = tuple(dataclasses.replace(r, handover=(), handover_inputs=()) for r in records)
-    decision = reuse.decide(records, work, storage, chosen.parallelism, query.materialize)
+    decision = reuse.decide(
+        records, work, storage, chosen.parallelism, query.materialize, hints.get("refresh")
+    )
     loaded = {r.layer.name for r in decision.records if r.loaded}
     start = decision.resume_from
     computed = dataclasses.replace(
@@ -87,6 +90,8 @@ def plan(
     )
     if start is not None:
         hints = {**hints, **_RESUMED}
+    if decision.refresh_rows is not None:
+        work = reuse.refreshing(work, decision.refresh_rows)
     if loaded and computed.layers:
         work, _ = workloads.build(computed, statistics, resources.cores, profile)
         if start is not None:
@@ -105,6 +110,9 @@ def plan(
     resume_from = start.layer.name if start is not None else None
     planned = rules.run(unplanned, Context(work, storage, hints, resume_from))
     planned = _finish(planned, work, resources, slots, storage, hints)
+    if decision.refresh_rows is not None:
+        refresh = Refresh(decision.refresh_rows, decision.seconds, decision.from_images)
+        return dataclasses.replace(planned, recorded=decision.records, refresh=refresh)
     if not loaded:
         return dataclasses.replace(planned, recorded=decision.records)
     if not computed.layers:

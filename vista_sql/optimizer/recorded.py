@@ -2,16 +2,18 @@
 asks for.
 
 A record is usable only when it was computed by the same CNN (weights identity), layer and
-pooling, from images that have not changed since (same files, sizes, modification times, view
-definition and row count), and it holds a row for every key this statement trains on. The
-manifests, the images' identity and the row check are read from the session by the statement
-layer (statements/facts.py); this module only judges them.
+pooling. A record whose rows carry their image's version (every one written since refreshes
+exist) is then compared with the images row by row: what is new or changed is what a refresh
+infers. An older record stands in only if no image changed since (same files, sizes, modification
+times, view definition and row count) and it holds a row for every key this statement trains on.
+The manifests, the images' identity and the row comparisons are read from the session by the
+statement layer (statements/facts.py); this module only judges them.
 """
 
 from __future__ import annotations
 
 from vista_sql.catalog import models, staging
-from vista_sql.plan.manifest import Entry, Manifest, layer_path
+from vista_sql.plan.manifest import Entry, Manifest
 from vista_sql.plan.nodes import LayerRef, RecordedLayer, TransferQuery
 
 
@@ -20,6 +22,8 @@ def _problem(entry: Entry, query: TransferQuery, identity: str | None, present: 
         return f"computed by another CNN or weights ({entry.cnn})"
     if entry.pooling != query.pooling.describe():
         return f"pooled {entry.pooling}"
+    if entry.row_versions:
+        return None if present else "its files are gone"
     if identity is None:
         return "the images' identity cannot be established (not files on the local disk)"
     if entry.images_identity != identity:
@@ -54,10 +58,11 @@ def candidate(
     inputs = _handover_inputs(query, layer.name, stored)
     return RecordedLayer(
         layer,
-        str(layer_path(manifest.root, layer.name)),
+        str(manifest.path(layer.name)),
         entry.key or query.key,
         entry.rows,
         problem=_problem(entry, query, identity, layer.name in manifest.present),
         handover=stored if inputs is not None else (),
         handover_inputs=inputs or (),
+        versioned=entry.row_versions,
     )

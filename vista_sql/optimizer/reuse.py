@@ -1,12 +1,15 @@
-"""Load or recompute: which recorded layers (optimizer/recorded.py) stand in for computing them,
-and whether the deeper layers continue from a recorded layer's hand-over tensors.
+"""Load, refresh or recompute: which recorded layers (optimizer/recorded.py) stand in for
+computing them, whether the deeper layers continue from a recorded layer's hand-over tensors,
+and whether only the images that are new or changed since the records were written are inferred.
 
 Loading a layer saves its inference only when nothing deeper still has to be computed from the
 images: a layer on the way to a computed deeper one comes almost free. A layer recorded with its
 hand-over tensors changes that: the deeper layers continue from them, so everything up to it is
-skipped (a statement re-run after its driver died resumes this way). Every choice is costed
-(the cheapest plan for what is left to compute, plus reading what is loaded) and the cheapest
-taken, ties going to computing less.
+skipped (a statement re-run after its driver died resumes this way). Records whose rows carry
+their image's version may be refreshed instead: every layer is computed, but only for the images
+they lack (the rest read from them); a refresh of most rows costs more than computing them all,
+since the reading comes on top. Every choice is costed (the cheapest plan for what is left to
+compute, plus reading what is loaded) and the cheapest taken, ties going to computing less.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class Decision:
     resume_from: RecordedLayer | None = None
     seconds: float = 0.0  # the chosen option's estimate
     from_images: float = 0.0  # the estimate without any reuse
+    refresh_rows: int | None = None  # a refresh: the images it infers (estimated)
 
 
 def _without(w: Workload, names: set[str]) -> Workload:
@@ -46,6 +50,11 @@ def continued(w: Workload, start: str) -> Workload:
     return dataclasses.replace(w, layers=layers, decoded=False)
 
 
+def refreshing(w: Workload, rows: int) -> Workload:
+    """`w` over only the images a refresh infers."""
+    return dataclasses.replace(w, rows_before=rows, rows_after=rows)
+
+
 def _handover_seconds(w: Workload, start: str) -> float:
     floats = next(x.frontier_floats for x in w.layers if x.name == start)
     per_byte = cost.READ_SECONDS_PER_BYTE + 2 * cost.SERDE_SECONDS_PER_BYTE
@@ -58,13 +67,17 @@ def decide(
     storage: int,
     parallelism: int,
     target: str | None = None,
+    refresh: bool | None = None,
 ) -> Decision:
-    """`target`: the statement's MATERIALIZE INTO, where a recomputed layer is written again."""
+    """`target`: the statement's MATERIALIZE INTO, where a recomputed layer is written again;
+    `refresh`: OPTIONS (refresh = ...), refreshing whenever it can (true) or never (false)."""
     usable = {r.layer.name: r for r in records if r.problem is None}
     from_images = cost.cheapest_seconds(w, storage, parallelism)
     if not usable:
         return Decision(records, from_images=from_images)
     own = {r.layer.name for r in usable.values() if target and Path(r.path).parent == Path(target)}
+    # Loaded as it is, a record of the statement's own target would keep rows of images gone.
+    whole = {n: r for n, r in usable.items() if r.complete and not (n in own and r.removed)}
 
     def loading(chosen) -> float:
         # Loading costs a read; recomputing a layer its own target holds costs writing it again.
@@ -75,7 +88,7 @@ def decide(
     def computing(loaded: set[str]) -> float:
         return cost.cheapest_seconds(_without(w, loaded), storage, parallelism)
 
-    found = list(usable.values())
+    found = list(whole.values())
     if len(found) <= MAX_SEARCHED:
         subsets = [c for k in range(len(found) + 1) for c in itertools.combinations(found, k)]
     else:
@@ -84,7 +97,7 @@ def decide(
     order = [x.name for x in w.layers]
     for start in (r for r in found if r.handover and r.layer.name != order[-1]):
         prefix = order[: order.index(start.layer.name) + 1]
-        if not all(name in usable for name in prefix):
+        if not all(name in whole for name in prefix):
             continue  # a shallower layer would still need the images
         chosen = tuple(usable[name] for name in prefix)
         rest = continued(w, start.layer.name)
@@ -93,6 +106,17 @@ def decide(
         )
         seconds += loading(chosen) + _handover_seconds(w, start.layer.name)
         options.append((seconds, chosen, start))
+    refreshing_all = _refresh(usable, w, storage, parallelism) if refresh is not False else None
+    if refreshing_all is not None:
+        # Like a recompute, a refresh writes its own target's layers again.
+        seconds, rows = refreshing_all[0] + loading(()), refreshing_all[1]
+        forced = refresh and len(whole) < len(usable)  # with nothing stale, loading is the refresh
+        if forced or seconds < min(o[0] for o in options):
+            decided = tuple(
+                dataclasses.replace(r, refreshed=True) if r.layer.name in usable else r
+                for r in records
+            )
+            return Decision(decided, None, round(seconds, 2), round(from_images, 2), rows)
     best_seconds, best, resume_from = min(options, key=lambda o: (round(o[0], 6), -len(o[1])))
     loaded = {r.layer.name for r in best}
     decided = []
@@ -112,3 +136,14 @@ def decide(
         )
     chosen_start = next((r for r in decided if resume_from and r.layer == resume_from.layer), None)
     return Decision(tuple(decided), chosen_start, round(best_seconds, 2), round(from_images, 2))
+
+
+def _refresh(usable: dict, w: Workload, storage: int, parallelism: int):
+    """(estimate, images to infer) of refreshing every layer, when each has a versioned record."""
+    records = [usable.get(x.name) for x in w.layers]
+    if not all(r is not None and r.versioned for r in records):
+        return None
+    # The records of one statement lack the same images; the most any one lacks is the estimate.
+    rows = max(r.new + r.changed for r in records)
+    computing = cost.cheapest_seconds(refreshing(w, rows), storage, parallelism)
+    return computing + sum(cost.load_seconds(r.rows, r.layer.feature_dim) for r in records), rows

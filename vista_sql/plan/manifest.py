@@ -3,10 +3,14 @@ what a later statement checks before loading that layer instead of computing it.
 
 Layout of a target:
     _vista_manifest.json        {"layers": {<layer>: Entry}}, replaced atomically
-    <layer>/                    Parquet: the image key column and `features` (`layer_dir` names
-                                a layer such as ONNX's "/layer1/Relu_output_0" safely)
+    <layer>/                    Parquet: the image key column, `features` and `image_version`
+                                (`layer_dir` names a layer such as ONNX's "/layer1/Relu_output_0"
+                                safely)
+    <layer>.v2/, <layer>.v3/    the same layer written again (a refresh): the entry names the
+                                version that is current, so a reader sees one or the other
     <layer>/_handover/          Parquet: key and the tensors a staged plan handed on from it
     .<layer>.tmp-*, _vista_manifest.tmp-*   writes in progress (or killed mid-way), never read
+    .vista.lock                 held while a statement writes the target
 
 Plain JSON and files: the writer (execution/materialize.py), the optimizer (which only sees a
 `Manifest` value) and the bind-time target check all go through this module.
@@ -26,6 +30,10 @@ from pathlib import Path
 
 MANIFEST = "_vista_manifest.json"
 HANDOVER = "_handover"  # inside a layer's directory: hidden from readers of its features
+# Each row's image as it was when its features were computed: the file's path, length and
+# modification time, or a hash of the bytes (execution/image_versions.py).
+VERSION = "image_version"
+LOCK = ".vista.lock"
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,8 @@ class Entry:
     rows: int = 0
     written_at: str = ""
     handover: tuple[str, ...] = ()  # names of the hand-over tensors kept in <layer>/_handover
+    directory: str = ""  # the current version's directory; "" is layer_dir(layer)
+    row_versions: bool = False  # rows carry VERSION: a refresh infers only what changed
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
@@ -78,9 +88,15 @@ class Manifest:
         return cls(
             root,
             layers,
-            present=frozenset(n for n in layers if layer_path(root, n).is_dir()),
-            handovers=frozenset(n for n in layers if handover_path(root, n).is_dir()),
+            present=frozenset(n for n, e in layers.items() if dataset_path(root, n, e).is_dir()),
+            handovers=frozenset(
+                n for n, e in layers.items() if (dataset_path(root, n, e) / HANDOVER).is_dir()
+            ),
         )
+
+    def path(self, layer: str) -> Path:
+        """Where the current version of a recorded layer is."""
+        return dataset_path(self.root, layer, self.layers[layer])
 
 
 def read_strict(root: str) -> dict[str, Entry]:
@@ -109,17 +125,40 @@ def layer_dir(layer: str) -> str:
 
 
 def layer_path(root: str, layer: str) -> Path:
+    """A layer's first version (Manifest.path: the current one)."""
     return Path(root) / layer_dir(layer)
 
 
+def dataset_path(root: str, layer: str, entry: Entry) -> Path:
+    return Path(root) / (entry.directory or layer_dir(layer))
+
+
 def handover_path(root: str, layer: str) -> Path:
-    return layer_path(root, layer) / HANDOVER
+    """The hand-over tensors beside the layer's current version."""
+    entry = read_strict(root).get(layer) if manifest_path(root).exists() else None
+    return (dataset_path(root, layer, entry) if entry else layer_path(root, layer)) / HANDOVER
+
+
+def fresh_directory(root: str, layer: str) -> str:
+    """A directory name for a new version of `layer` that nothing uses yet."""
+    first = layer_dir(layer)
+    if not (Path(root) / first).exists():
+        return first
+    n = 2
+    while (Path(root) / f"{first}.v{n}").exists():
+        n += 1
+    return f"{first}.v{n}"
 
 
 def is_temporary(path: Path) -> bool:
     """What a write in progress (or killed mid-way) leaves: hidden `.<layer>.tmp-*` datasets and
     `_vista_manifest.tmp-*` files, never read as results."""
     return ".tmp-" in path.name and path.name.startswith((".", "_vista_manifest"))
+
+
+def is_ours(path: Path) -> bool:
+    """What vista_sql keeps in a target besides layers: its manifest, lock and temporaries."""
+    return path.name in (MANIFEST, LOCK) or is_temporary(path)
 
 
 def update(root: str, change: Callable[[dict[str, Entry]], None]) -> None:

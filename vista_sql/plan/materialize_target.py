@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from vista_sql.errors import VistaBindError, first_line
-from vista_sql.plan.manifest import is_temporary, manifest_path, read_strict
+from vista_sql.plan.manifest import is_ours, manifest_path, read_strict
 
 _ELSEWHERE = "choose another path or add OPTIONS (overwrite = true)"
 
@@ -19,7 +19,7 @@ def check_target(root: str, overwrite: bool, cnn: str, pooling: str) -> None:
     if path.exists() and not path.is_dir():
         raise VistaBindError(f"MATERIALIZE INTO '{root}' is a file, not a directory")
     recorded = manifest_path(root)
-    foreign = path.is_dir() and any(not is_temporary(p) for p in path.iterdir())
+    foreign = path.is_dir() and any(not is_ours(p) for p in path.iterdir())
     if foreign and not recorded.exists() and not overwrite:
         raise VistaBindError(
             f"MATERIALIZE INTO '{root}': the directory holds files vista_sql did not write; "

@@ -156,14 +156,31 @@ class RecordedLayer:
     # `<path>/_handover`: deeper layers may continue from them instead of from the images.
     handover: tuple[str, ...] = ()
     handover_inputs: tuple[int, ...] = ()  # which of them this statement's next stage reads
+    # Rows carry their image's version: compared with the images now, per key (the statement's
+    # joined keys), they tell what a refresh infers (new + changed) and drops (removed).
+    versioned: bool = False
+    new: int = 0
+    changed: int = 0
+    removed: int = 0
+    refreshed: bool = False  # kept for its unchanged rows, the rest inferred (PhysicalPlan.refresh)
 
     @property
     def handover_path(self) -> str:
         return f"{self.path}/{HANDOVER}"
 
+    @property
+    def complete(self) -> bool:
+        """Holds the features of every image this statement needs, as the image is now."""
+        return not self.versioned or self.new + self.changed == 0
+
     def verdict(self) -> str:
         if self.problem:
             return f"not used: {self.problem}"
+        if self.refreshed:
+            return (
+                f"{self.rows:,} rows recorded, {self.new:,} new, {self.changed:,} changed, "
+                f"{self.removed:,} removed → infer {self.new + self.changed:,} (refresh)"
+            )
         estimate = f"load est {self.load_seconds:.1f} s vs recompute {self.recompute_seconds:.1f} s"
         return f"loaded ({estimate})" if self.loaded else f"recomputed ({estimate})"
 
@@ -174,6 +191,16 @@ class Resume:
 
     record: RecordedLayer
     seconds: float  # the estimate that beat computing from the images
+    instead_of: float
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """Infer only the images that are new or changed since the records of `PhysicalPlan.recorded`
+    marked `refreshed` were written; every other row's features are read from them."""
+
+    rows: int  # images to infer, estimated (the most any one record lacks)
+    seconds: float  # the estimate that beat computing every row
     instead_of: float
 
 
@@ -196,6 +223,7 @@ class PhysicalPlan:
     requested: tuple[LayerRef, ...] = ()
     recorded: tuple[RecordedLayer, ...] = ()
     resume: Resume | None = None  # stage 0 then reads StageInput.STORED tensors
+    refresh: Refresh | None = None  # the stages then infer only new and changed images
     # What the optimizer costed the plan with (for a resumed plan: the layers after the recorded
     # one, from its tensors), shown as is by EXPLAIN COST.
     workload: Workload | None = None
@@ -215,6 +243,10 @@ class PhysicalPlan:
     @property
     def loaded(self) -> tuple[RecordedLayer, ...]:
         return tuple(r for r in self.recorded if r.loaded)
+
+    @property
+    def refreshed(self) -> tuple[RecordedLayer, ...]:
+        return tuple(r for r in self.recorded if r.refreshed)
 
     @property
     def layers(self) -> tuple[LayerRef, ...]:

@@ -36,6 +36,8 @@ TRANSFER_OPTIONS: dict[str, OptionSpec] = {
     "parallelism": OptionSpec(int, _positive, "a positive integer"),
     # false: never load layers an earlier MATERIALIZE INTO recorded.
     "reuse": OptionSpec(bool, lambda v: True, "true or false"),
+    # true: refresh recorded layers whatever the cost model says; false: never refresh.
+    "refresh": OptionSpec(bool, lambda v: True, "true or false"),
     # Execution settings.
     "on_error": _one_of("skip", "fail"),
     "overwrite": OptionSpec(bool, lambda v: True, "true or false"),

@@ -22,6 +22,8 @@ def _tree(plan: PhysicalPlan) -> list[str]:
     scan = [f"Scan {q.images.name} AS img (key {q.key}, image {q.image})"]
     if plan.image_filter is not None:
         scan[0] += f" WHERE {plan.image_filter.sql(dialect='spark')}"
+    if plan.refresh is not None:
+        scan[0] += f" (only new or changed images: est {plan.refresh.rows:,})"
     table = f"Scan {q.structured.name} AS tab"
     if plan.structured_filter is not None:
         table += f" WHERE {plan.structured_filter.sql(dialect='spark')}"
@@ -34,6 +36,8 @@ def _tree(plan: PhysicalPlan) -> list[str]:
     ]
     for record in plan.loaded:
         lines.append(f"  Load {record.layer.name} from '{record.path}' (recorded by MATERIALIZE)")
+    for record in plan.refreshed:
+        lines.append(f"  Keep {record.layer.name}'s unchanged rows from '{record.path}' (refresh)")
     for stage in reversed(plan.stages):
         names = ", ".join(layer.name for layer in stage.layers)
         source = {
@@ -111,6 +115,11 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
                 f"deeper layers continue from {r.record.layer.name}'s hand-over tensors at "
                 f"'{r.record.handover_path}': est {r.seconds:.1f} s vs {r.instead_of:.1f} s "
                 "from the images"
+            )
+        if plan.refresh is not None:
+            lines.append(
+                f"refresh: infer only new or changed images: est {plan.refresh.seconds:.1f} s vs "
+                f"{plan.refresh.instead_of:.1f} s from every image"
             )
     lines.append("== alternatives ==")
     for alt in plan.alternatives:

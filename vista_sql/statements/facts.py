@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 from pyspark.sql import functions as F
 
-from vista_sql.execution import checks, lowering
+from vista_sql.execution import checks, image_versions, lowering
 from vista_sql.execution import recorded as records_on_disk
 from vista_sql.optimizer import recorded
 from vista_sql.optimizer import resources as machines
 from vista_sql.optimizer.config import MIB, Resources
 from vista_sql.plan import nodes
 from vista_sql.plan.columns import KEY, quoted
-from vista_sql.plan.manifest import Manifest
+from vista_sql.plan.manifest import VERSION, Manifest
 from vista_sql.plan.nodes import UNKNOWN_SIZE, RecordedLayer, Statistics, TransferQuery
 from vista_sql.spark import remote
 
@@ -60,6 +60,7 @@ class Facts:
 def gather(spark, query: TransferQuery, counts: checks.Counts | None = None) -> Facts:
     """What the planner needs for `query`; `counts` when already counted (they do not depend
     on the CNN, so a statement comparing CNNs counts them once)."""
+    relist(spark, query.images.name)
     resources = of_session(spark)
     slots = task_slots(spark, resources)
     baseline = lowering.baseline_sql(nodes.draft(query))
@@ -77,6 +78,16 @@ def gather(spark, query: TransferQuery, counts: checks.Counts | None = None) -> 
 
 
 # -- statistics: counted, never reading image bytes ----------------------------------------------
+
+
+def relist(spark, relation: str) -> None:
+    """List the files behind `relation` again (REFRESH TABLE): Spark keeps a view's file listing
+    from when the view was made, and a statement re-run over a folder that gained or lost images
+    must see them as they are now. A relation with nothing to refresh is left as it is."""
+    try:
+        spark.catalog.refreshTable(relation)
+    except Exception:  # noqa: BLE001 - e.g. a source whose catalog does not refresh
+        pass
 
 
 def count(spark, query: TransferQuery, baseline_sql: str) -> Statistics:
@@ -132,24 +143,61 @@ def find_records(
         return ()
     identity = records_on_disk.images_identity(spark, query, rows)
     needed = spark.sql(baseline_sql).select(KEY)
+    versions = None  # the needed keys' image versions, read once a versioned record is found
     found: list[RecordedLayer] = []
-    for layer in query.layers:
-        candidates = []
-        for manifest in manifests:
-            record = recorded.candidate(query, manifest, layer, identity)
-            if record is None:
-                continue
-            if record.problem is None:
-                missing = records_on_disk.missing_rows(spark, record.path, record.key, needed)
-                if missing:
-                    problem = f"lacks {missing} of the rows this statement needs"
-                    record = dataclasses.replace(record, problem=problem)
-            candidates.append(record)
-            if record.problem is None:
-                break
-        if candidates:
-            found.append(candidates[-1])
+    try:
+        for layer in query.layers:
+            candidates = []
+            for manifest in manifests:
+                record = recorded.candidate(query, manifest, layer, identity)
+                if record is None:
+                    continue
+                if record.problem is None and record.versioned:
+                    if versions is None:
+                        versions = needed.join(image_versions.frame(spark, query), KEY).cache()
+                    record = _compared(spark, record, versions)
+                elif record.problem is None:
+                    missing = records_on_disk.missing_rows(spark, record.path, record.key, needed)
+                    if missing:
+                        problem = f"lacks {missing} of the rows this statement needs"
+                        record = dataclasses.replace(record, problem=problem)
+                candidates.append(record)
+                if record.problem is None:
+                    break
+            if candidates:
+                found.append(candidates[-1])
+    finally:
+        if versions is not None:
+            versions.unpersist()
     return tuple(found)
+
+
+def _compared(spark, record: RecordedLayer, versions) -> RecordedLayer:
+    """`record` with the statement's images it lacks (new), holds for another version of the
+    image (changed) and holds for no image the statement needs (removed)."""
+    now = versions.select(KEY, F.col(VERSION).alias("now"))
+    stored = spark.read.parquet(record.path).select(
+        F.col(quoted(record.key)).alias(KEY), F.col(VERSION).alias("was"), F.lit(1).alias("kept")
+    )
+    both = now.withColumn("needed", F.lit(1)).join(stored, KEY, "full_outer")
+    needed, kept = F.col("needed").isNotNull(), F.col("kept").isNotNull()
+
+    def how_many(condition):
+        return F.sum(F.when(condition, 1).otherwise(0))
+
+    counted = both.agg(
+        how_many(needed & ~kept).alias("new"),
+        how_many(needed & kept & ~F.col("now").eqNullSafe(F.col("was"))).alias("changed"),
+        how_many(kept & ~needed).alias("removed"),
+        how_many(kept).alias("rows"),
+    ).first()
+    return dataclasses.replace(
+        record,
+        new=int(counted["new"] or 0),
+        changed=int(counted["changed"] or 0),
+        removed=int(counted["removed"] or 0),
+        rows=int(counted["rows"] or 0),
+    )
 
 
 # -- resources: this machine or the cluster's executors ------------------------------------------

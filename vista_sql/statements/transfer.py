@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError
-from vista_sql.execution import checks, runner
+from vista_sql.execution import checks, materialize, runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
@@ -99,13 +99,16 @@ def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
         except VistaError as error:
             raise error.at(*position(save_as)) from None
     statement_ids = [next(_statement_ids) for _ in queries]
-    plans, counts = plan_all(spark, queries)
-    with failures.during("the checks before inference"):
-        checks.before_run(spark, plans[0], counts)  # the CNNs share the joined rows
-    name = save_as.name if save_as is not None else None
-    # The run names its stages and fits itself; this names what falls between them.
-    with failures.during("the TRANSFER"):
-        result = run(spark, plans, statement_ids, name, counts)
+    # Held from before the manifests are read: a second statement writing a target meanwhile
+    # would plan from what the first is replacing.
+    with materialize.locked(q.materialize for q in queries if q.materialize):
+        plans, counts = plan_all(spark, queries)
+        with failures.during("the checks before inference"):
+            checks.before_run(spark, plans[0], counts)  # the CNNs share the joined rows
+        name = save_as.name if save_as is not None else None
+        # The run names its stages and fits itself; this names what falls between them.
+        with failures.during("the TRANSFER"):
+            result = run(spark, plans, statement_ids, name, counts)
     return Outcome(result.frame, result.metrics())
 
 

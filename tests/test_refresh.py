@@ -1,0 +1,176 @@
+"""Feature tables that stay current: a MATERIALIZE INTO target re-run after images were added,
+changed or removed infers only those, and ends up as a from-scratch run on the new images would.
+
+The CNN is the small ONNX graph (tests/onnx_models.py): what is proven here is which rows reach
+the CNN and what is kept, not a model's numbers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+
+import numpy as np
+import onnx_models
+import pytest
+from tolerances import METRIC, assert_features_close
+
+from vista_sql.errors import VistaExecutionError
+from vista_sql.plan.manifest import LOCK, VERSION, Manifest
+
+LAYERS = ("/maxpool/MaxPool_output_0", "/layer1/layer1.0/relu/Relu_output_0", "logits")
+FIRST = 30  # images at first; the demo data has 40
+
+
+def _statement(block, target, *options) -> str:
+    """The statement the tests re-run. On this tiny CNN inference costs next to nothing, so the
+    cost model rightly prefers recomputing to reading the records back (tests/test_refresh_costs
+    shows where it prefers refreshing); `refresh = true` makes it refresh here."""
+    layers = ", ".join(f"`{name}`" for name in LAYERS)
+    return (
+        f"TRANSFER FEATURES FROM MODEL '{block}' LAYERS ({layers}) "
+        "ON growing AS i (id, content) JOIN products USING (id) "
+        "TRAIN logistic_regression (LABEL is_popular, max_iter = 5) "
+        f"MATERIALIZE INTO '{target}' "
+        f"OPTIONS (preprocess = 'torch', plan = 'staged'{''.join(', ' + o for o in options)})"
+    )
+
+
+@pytest.fixture(scope="module")
+def block(tmp_path_factory):
+    return onnx_models.resnet_basic_block(tmp_path_factory.mktemp("refresh") / "block.onnx")
+
+
+@pytest.fixture()
+def folder(vista, demo_views, tmp_path):
+    """A folder of FIRST demo images behind the view `growing`."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for image in sorted(demo_views.joinpath("images").glob("*.png"))[:FIRST]:
+        shutil.copy(image, folder)
+    vista.sql(
+        f"CREATE OR REPLACE TEMPORARY VIEW growing_files USING binaryFile "
+        f"OPTIONS (path '{folder}', pathGlobFilter '*.png');"
+        "CREATE OR REPLACE TEMPORARY VIEW growing AS "
+        "SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content "
+        "FROM growing_files"
+    )
+    return folder
+
+
+def _reuse(explain: str) -> str:
+    return explain[explain.index("== reuse") : explain.index("== alternatives")]
+
+
+def _inferred(vista) -> list[int]:
+    return [count for _, count in sorted(vista.last_metrics["inferred"].values())]
+
+
+def _features(spark, target) -> dict:
+    """layer → {id: features} of the target's current versions."""
+    recorded = Manifest.read(str(target))
+    return {
+        layer: {
+            r.id: np.array(r.features)
+            for r in spark.read.parquet(str(recorded.path(layer))).collect()
+        }
+        for layer in LAYERS
+    }
+
+
+def _assert_same_as_scratch(vista, spark, block, target, scratch, refreshed_rows):
+    fresh = vista.sql(_statement(block, scratch, "reuse = false")).collect()
+    # The same images through the same graph, batched otherwise: float noise only (tolerances).
+    assert [r.layer for r in refreshed_rows] == [r.layer for r in fresh]
+    for mine, theirs in zip(refreshed_rows, fresh, strict=True):
+        assert mine.n_train + mine.n_test == theirs.n_train + theirs.n_test
+        for metric in ("accuracy", "f1", "auc"):
+            # Retrained on features equal to float noise: a class flips only with a score within
+            # that noise of 0.5 (tolerances.METRIC's reasoning), so the metrics are equal.
+            assert mine[metric] == pytest.approx(theirs[metric], abs=METRIC), (mine.layer, metric)
+    have, want = _features(spark, target), _features(spark, scratch)
+    for layer in LAYERS:
+        assert sorted(have[layer]) == sorted(want[layer]), layer
+        keys = sorted(want[layer])
+        assert_features_close([have[layer][k] for k in keys], [want[layer][k] for k in keys], layer)
+
+
+def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
+    vista, spark, demo_views, folder, block, tmp_path
+):
+    target = tmp_path / "features"
+    statement = _statement(block, target, "refresh = true")
+    vista.sql(statement).collect()
+    assert _inferred(vista) == [FIRST] * len(LAYERS)
+    recorded = spark.read.parquet(str(Manifest.read(str(target)).path(LAYERS[0])))
+    assert recorded.where(f"{VERSION} IS NULL").count() == 0
+
+    # 5 images added: EXPLAIN says what the refresh will infer, the run infers just those.
+    for image in sorted(demo_views.joinpath("images").glob("*.png"))[FIRST : FIRST + 5]:
+        shutil.copy(image, folder)
+    explain = vista.sql("EXPLAIN " + statement).first()[0]
+    assert f"{FIRST} rows recorded, 5 new, 0 changed, 0 removed → infer 5 (refresh)" in explain, (
+        _reuse(explain)
+    )
+    vista.sql(statement).collect()
+    assert _inferred(vista) == [5] * len(LAYERS)
+
+    # 3 changed (other bytes under the same name), 4 removed: 3 inferred, 4 rows fewer.
+    files = sorted(folder.glob("*.png"))
+    for changed, source in zip(files[:3], files[-3:], strict=True):
+        changed.write_bytes(source.read_bytes())
+    for gone in files[3:7]:
+        gone.unlink()
+    explain = vista.sql("EXPLAIN " + statement).first()[0]
+    assert "35 rows recorded, 0 new, 3 changed, 4 removed → infer 3 (refresh)" in explain, _reuse(
+        explain
+    )
+    refreshed = vista.sql(statement).collect()
+    assert _inferred(vista) == [3] * len(LAYERS)
+    assert all(len(rows) == FIRST + 5 - 4 for rows in _features(spark, target).values())
+    # Superseded versions are gone once the run is done; the manifest names the current ones.
+    current = {Manifest.read(str(target)).path(layer).name for layer in LAYERS}
+    assert {p.name for p in target.iterdir() if p.is_dir()} == current
+
+    _assert_same_as_scratch(vista, spark, block, target, tmp_path / "scratch", refreshed)
+
+    # Nothing changed since: every layer is loaded, nothing inferred.
+    vista.sql(statement).collect()
+    assert vista.last_metrics["inferred"] == {} and len(vista.last_metrics["loaded"]) == 3
+
+
+def _view_over(vista, parquet) -> None:
+    vista.sql(f"CREATE OR REPLACE TEMPORARY VIEW growing USING parquet OPTIONS (path '{parquet}')")
+
+
+def test_images_from_a_table_are_versioned_by_a_hash_of_their_bytes(
+    vista, spark, demo_views, folder, block, tmp_path
+):
+    spark.table("growing").write.parquet(str(tmp_path / "table"))
+    _view_over(vista, tmp_path / "table")
+    target = tmp_path / "features"
+    statement = _statement(block, target, "refresh = true")
+    vista.sql(statement).collect()
+    recorded = spark.read.parquet(str(Manifest.read(str(target)).path("logits")))
+    assert recorded.where(f"{VERSION} LIKE 'sha256:%'").count() == FIRST
+
+    # Two images' bytes changed under the same keys: the hashes tell, no file metadata needed.
+    changed = spark.table("growing").selectExpr(
+        "id", "IF(id IN (1, 2), concat(content, X'00'), content) AS content"
+    )
+    changed.write.parquet(str(tmp_path / "changed"))
+    _view_over(vista, tmp_path / "changed")
+    explain = vista.sql("EXPLAIN " + statement).first()[0]
+    assert f"{FIRST} rows recorded, 0 new, 2 changed, 0 removed → infer 2 (refresh)" in explain
+
+
+def test_a_target_another_statement_writes_is_refused_untouched(
+    vista, demo_views, folder, block, tmp_path
+):
+    target = tmp_path / "features"
+    target.mkdir()
+    with open(target / LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a statement of another process or thread holds it
+        with pytest.raises(VistaExecutionError, match="is being written by another statement"):
+            vista.sql(_statement(block, target))
+    assert [p.name for p in target.iterdir()] == [LOCK]

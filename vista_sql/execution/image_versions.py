@@ -1,0 +1,72 @@
+"""Each image's version: what MATERIALIZE INTO records beside its features, and what a later
+statement compares with it to infer only the images that are new or changed.
+
+Images read through a `binaryFile` view (directly, or through views that only project and
+filter it) are versioned by their file's path, length and modification time, read by a second,
+metadata-only scan of the same files: no image byte is read. Any other source is versioned by a
+SHA-256 of the bytes, computed in Spark. Either way nothing but keys and versions leaves Spark.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from vista_sql.plan.columns import KEY, quoted
+from vista_sql.plan.manifest import VERSION
+from vista_sql.plan.nodes import TransferQuery
+from vista_sql.spark import remote
+
+_FILE = "__vista_file"
+# Operators that keep each row next to the file it was read from, so that input_file_name()
+# above them still names that file (a shuffle or an aggregate in between would blank it).
+_ROW_PRESERVING = {"Project", "Filter", "SubqueryAlias", "View"}
+_NODE = re.compile(r"^[\s:|+-]*(\w+)")
+
+
+def frame(spark, query: TransferQuery) -> DataFrame:
+    """(KEY, VERSION) for every key of the statement's images relation, once: the versions of
+    several images under one key are joined into one."""
+    versions = _per_row(spark, query)
+    joined = F.array_join(F.sort_array(F.collect_list(VERSION)), " ")
+    return versions.groupBy(KEY).agg(joined.alias(VERSION))
+
+
+def _per_row(spark, query: TransferQuery) -> DataFrame:
+    images = spark.table(query.images.name)
+    files = _binary_files(images)
+    if not files:
+        digest = F.sha2(F.col(quoted(query.image)), 256)
+        return images.select(
+            F.col(quoted(query.key)).alias(KEY), F.concat(F.lit("sha256:"), digest).alias(VERSION)
+        )
+    keys = images.select(F.col(quoted(query.key)).alias(KEY), F.input_file_name().alias(_FILE))
+    modified = F.unix_millis(F.col("modificationTime")).cast("string")
+    stat = F.concat_ws("|", F.col(_FILE), F.col("length").cast("string"), modified)
+    metadata = (
+        spark.read.format("binaryFile")
+        .load(files)
+        .select(F.input_file_name().alias(_FILE), "length", "modificationTime")
+        .select(_FILE, stat.alias(VERSION))
+    )
+    return keys.join(metadata, _FILE).select(KEY, VERSION)
+
+
+def _binary_files(images: DataFrame) -> list[str]:
+    """The files behind `images` when it is a binaryFile source seen through projections and
+    filters only; [] otherwise (its versions are then hashes of the bytes)."""
+    if remote.is_connect(images.sparkSession):
+        return []  # no plan to inspect: hashing is always right
+    try:
+        plan = images._jdf.queryExecution().optimizedPlan().toString()
+    except Exception:  # noqa: BLE001 - a plan we cannot read is not one we can trust
+        return []
+    nodes = [m.group(1) for line in plan.splitlines() if (m := _NODE.match(line))]
+    relations = [line for line in plan.splitlines() if _NODE.match(line) and "Relation" in line]
+    if len(relations) != 1 or not relations[0].rstrip().endswith("binaryFile"):
+        return []
+    if any(node not in _ROW_PRESERVING | {"Relation"} for node in nodes):
+        return []
+    return sorted(images.inputFiles())
