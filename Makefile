@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast check-java check-chromium lint clean bench bench-quick bench-onnx
+.PHONY: demo test test-fast check-java check-chromium lint clean bench bench-quick bench-onnx \
+	bench-incremental
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
@@ -64,3 +65,8 @@ bench-quick: check-java $(STAMP)
 bench-onnx: check-java $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench.run onnx --fresh
+
+# A feature table refreshed after +1 %, +10 %, +50 % new images vs from scratch (bench/incremental.py).
+bench-incremental: check-java $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.incremental

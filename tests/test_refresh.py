@@ -15,7 +15,7 @@ import onnx_models
 import pytest
 from tolerances import METRIC, assert_features_close
 
-from vista_sql.errors import VistaExecutionError
+from vista_sql.errors import VistaBindError, VistaExecutionError
 from vista_sql.plan.manifest import LOCK, VERSION, Manifest
 
 LAYERS = ("/maxpool/MaxPool_output_0", "/layer1/layer1.0/relu/Relu_output_0", "logits")
@@ -134,9 +134,9 @@ def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
 
     _assert_same_as_scratch(vista, spark, block, target, tmp_path / "scratch", refreshed)
 
-    # Nothing changed since: every layer is loaded, nothing inferred.
-    vista.sql(statement).collect()
-    assert vista.last_metrics["inferred"] == {} and len(vista.last_metrics["loaded"]) == 3
+    # Nothing changed since: every layer is loaded as it is, nothing inferred.
+    explain = vista.sql("EXPLAIN " + statement).first()[0]
+    assert explain.count(": loaded (") == len(LAYERS) and "Stage 0" not in explain, _reuse(explain)
 
 
 def _view_over(vista, parquet) -> None:
@@ -174,3 +174,49 @@ def test_a_target_another_statement_writes_is_refused_untouched(
         with pytest.raises(VistaExecutionError, match="is being written by another statement"):
             vista.sql(_statement(block, target))
     assert [p.name for p in target.iterdir()] == [LOCK]
+
+
+def test_a_table_by_name_is_queried_refreshed_listed_and_found_again(
+    vista, spark, demo_views, folder, block, tmp_path
+):
+    from vista_sql import VistaSession
+
+    vista.sql(f"SET vista.features.dir = {tmp_path / 'tables'}")
+    try:
+        statement = _statement(block, "x", "refresh = true")
+        statement = statement.replace("MATERIALIZE INTO 'x'", "MATERIALIZE INTO TABLE shop.items")
+        spark.sql("CREATE DATABASE IF NOT EXISTS shop")
+        vista.sql(statement).collect()
+        table = spark.table("shop.items")
+        assert table.columns == ["key", "layer", "features"]
+        counts = {r.layer: r[1] for r in table.groupBy("layer").count().collect()}
+        assert counts == dict.fromkeys(LAYERS, FIRST)
+
+        for image in sorted(demo_views.joinpath("images").glob("*.png"))[FIRST : FIRST + 4]:
+            shutil.copy(image, folder)
+        vista.sql("REFRESH FEATURES shop.items").collect()
+        assert _inferred(vista) == [4] * len(LAYERS)
+        counts = {
+            r.layer: r[1] for r in spark.table("shop.items").groupBy("layer").count().collect()
+        }
+        assert counts == dict.fromkeys(LAYERS, FIRST + 4)
+
+        (shown,) = vista.sql("SHOW FEATURE TABLES").collect()
+        assert (shown.name, shown.layers, shown.rows) == (
+            "shop.items",
+            ", ".join(sorted(LAYERS)),
+            34,
+        )
+        assert shown.path == str(tmp_path / "tables" / "shop" / "items")
+
+        # A new session finds it by its path in vista.features.dir.
+        spark.sql("DROP VIEW shop.items")
+        VistaSession(spark)
+        assert spark.table("shop.items").count() == len(LAYERS) * (FIRST + 4)
+
+        with pytest.raises(VistaBindError, match=r"^1:18: no feature table 'shop.nothing' to"):
+            vista.sql("REFRESH FEATURES shop.nothing")
+    finally:
+        spark.sql("DROP VIEW IF EXISTS shop.items")
+        spark.sql("DROP DATABASE IF EXISTS shop")
+        spark.conf.unset("vista.features.dir")

@@ -62,6 +62,7 @@ def test_every_row_is_trained_and_evaluated_on_the_same_split(result, spark):
 def test_materialize_writes_one_parquet_dataset_per_layer(result, spark):
     _, out = result
     assert sorted(p.name for p in out.iterdir()) == [
+        ".vista.lock",  # held by whichever statement writes the target
         "_vista_manifest.json",
         "block_15_add",
         "global_average_pooling2d",
@@ -72,6 +73,7 @@ def test_materialize_writes_one_parquet_dataset_per_layer(result, spark):
     assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
         ("id", "int"),
         ("features", "array<float>"),
+        ("image_version", "string"),  # the file's path|length|modification time
     ]
     assert {len(r.features) for r in frame.collect()} == {1280}
 

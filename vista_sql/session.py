@@ -15,7 +15,7 @@ from sqlglot.errors import ParseError
 
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError, VistaSyntaxError
-from vista_sql.execution import predict, sql_functions
+from vista_sql.execution import feature_tables, predict, sql_functions
 from vista_sql.spark import failures, workers
 from vista_sql.statements import dispatch
 from vista_sql.statements.script import Statement, split
@@ -40,6 +40,7 @@ class VistaSession:
         self.cnns: dict = {}  # CREATE CNN name → ModelRef, for this session only
         self.last_metrics: dict = {}  # of the last TRANSFER run: rows inferred per stage
         sql_functions.register(spark, self.cnns)
+        feature_tables.register_all(spark)
 
     def sql(self, text: str):
         """Run every statement in `text`; return the last one's result as a Spark DataFrame."""

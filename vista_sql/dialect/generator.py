@@ -36,7 +36,8 @@ def _transfer_sql(gen: SparkGenerator, e: nodes.TransferFeatures) -> str:
     if e.args.get("save_as"):
         parts.append(f"SAVE BEST AS {gen.sql(e, 'save_as')}")
     if e.args.get("materialize"):
-        parts.append(f"MATERIALIZE INTO {gen.sql(e, 'materialize')}")
+        table = "TABLE " if isinstance(e.args["materialize"], exp.Table) else ""
+        parts.append(f"MATERIALIZE INTO {table}{gen.sql(e, 'materialize')}")
     if e.args.get("options"):
         parts.append(f"OPTIONS ({_csv(gen, e.args['options'])})")
     return " ".join(parts)
@@ -145,4 +146,6 @@ class VistaGenerator(SparkGenerator):
         nodes.ExplainPredict: lambda gen, e: f"EXPLAIN {gen.sql(e, 'this')}",
         nodes.ShowSavedModels: lambda gen, e: "SHOW SAVED MODELS",
         nodes.DropSavedModel: _drop_saved_sql,
+        nodes.RefreshFeatures: lambda gen, e: f"REFRESH FEATURES {gen.sql(e, 'this')}",
+        nodes.ShowFeatureTables: lambda gen, e: "SHOW FEATURE TABLES",
     }

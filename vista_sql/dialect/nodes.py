@@ -168,3 +168,17 @@ class DropSavedModel(Statement):
 
     rule = "drop_saved_model"
     arg_types = {"this": True, "exists": False}
+
+
+class RefreshFeatures(Statement):
+    """REFRESH FEATURES <table>: re-run the statement that wrote a feature table (incrementally)."""
+
+    rule = "refresh_features"
+    arg_types = {"this": True}  # exp.Table
+
+
+class ShowFeatureTables(Statement):
+    """SHOW FEATURE TABLES."""
+
+    rule = "show_feature_tables"
+    arg_types = {}

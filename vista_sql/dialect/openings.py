@@ -35,6 +35,8 @@ FORMS = (
     Form(("PREDICT", "WITH"), (), "predict"),
     Form(("SHOW", "SAVED", "MODELS"), (), "show_saved_models", alone=True),
     Form(("DROP", "SAVED", "MODEL"), (), "drop_saved_model"),
+    Form(("REFRESH", "FEATURES"), (), "refresh_features"),
+    Form(("SHOW", "FEATURE", "TABLES"), (), "show_feature_tables", alone=True),
 )
 
 LONGEST_OPENING = max(len(form.opening) for form in FORMS)

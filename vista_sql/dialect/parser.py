@@ -87,6 +87,21 @@ class VistaParser(SparkParser):
             )
         )
 
+    def _parse_refresh_features(self, form: openings.Form) -> nodes.RefreshFeatures:
+        return self.expression(
+            nodes.RefreshFeatures(this=self._expect_table("a feature table's name"))
+        )
+
+    def _parse_show_feature_tables(self, form: openings.Form) -> nodes.ShowFeatureTables:
+        return self.expression(nodes.ShowFeatureTables())
+
+    def _expect_table(self, what: str) -> exp.Table:
+        """<name> or <database>.<name>."""
+        name = self._expect_identifier(what)
+        if not self._match(TokenType.DOT):
+            return self.expression(exp.Table(this=name))
+        return self.expression(exp.Table(this=self._expect_identifier(what), db=name))
+
     def _expect(self, *words: str, what: str | None = None) -> None:
         if not self._match_text_seq(*words):
             found = self._curr.text if self._curr else "end of statement"
@@ -169,9 +184,12 @@ class VistaParser(SparkParser):
         materialize = None
         if self._match_text_seq("MATERIALIZE"):
             self._expect("INTO")
-            materialize = self._parse_string()
-            if not isinstance(materialize, exp.Literal):
-                self.raise_error("expected a quoted path after MATERIALIZE INTO")
+            if self._match(TokenType.TABLE):
+                materialize = self._expect_table("a name for the feature table")
+            else:
+                materialize = self._parse_string()
+                if not isinstance(materialize, exp.Literal):
+                    self.raise_error("expected a quoted path or TABLE <name> after MATERIALIZE")
         options = None
         if self._match_text_seq("OPTIONS"):
             options = self._parse_wrapped_csv(self._parse_option)

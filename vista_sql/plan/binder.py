@@ -21,8 +21,10 @@ from vista_sql.dialect import nodes
 from vista_sql.errors import VistaBindError, did_you_mean, find_named, first_line
 from vista_sql.ml import metrics as ml_metrics
 from vista_sql.ml import models
+from vista_sql.plan import feature_tables
 from vista_sql.plan import options as option_specs
 from vista_sql.plan.columns import IMAGES, TABLE
+from vista_sql.plan.feature_tables import FEATURES_DIR_CONF
 from vista_sql.plan.materialize_target import check_target
 from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
 from vista_sql.plan.values import literal_value, position
@@ -86,13 +88,14 @@ class Binder:
             raise error.at(*position(bad)) if bad is not None else error from None
 
         split = self._split(stmt.args.get("split"))
-        materialize = stmt.args.get("materialize")
-        if materialize is not None:
+        configured = self.spark.conf.get(FEATURES_DIR_CONF, None)
+        table_name, target = feature_tables.target_of(stmt.args.get("materialize"), configured)
+        if target is not None and not stmt.args.get("more_cnns"):  # bind_all checks each CNN's
             try:
                 overwrite = bool(options.get("overwrite", False))
-                check_target(materialize.name, overwrite, ref.identity(), pool.describe())
+                check_target(target, overwrite, ref.identity(), pool.describe())
             except VistaBindError as error:
-                raise error.at(*position(materialize)) from None
+                raise error.at(*position(stmt.args["materialize"])) from None
         metric_nodes = stmt.args.get("metrics") or []
         try:
             chosen = ml_metrics.choose(learner.task, [m.name for m in metric_nodes])
@@ -116,7 +119,8 @@ class Binder:
             params=resolved,
             split=split,
             seed=options.get("seed", DEFAULT_SEED),
-            materialize=materialize.name if materialize is not None else None,
+            materialize=target,
+            feature_table=table_name,
             options=tuple(sorted(options.items())),
             pooling=pool,
             metrics=chosen,

@@ -34,6 +34,7 @@ HANDOVER = "_handover"  # inside a layer's directory: hidden from readers of its
 # modification time, or a hash of the bytes (execution/image_versions.py).
 VERSION = "image_version"
 LOCK = ".vista.lock"
+TABLE_INFO = "_vista_table.json"  # beside the manifest when the target is a table by name
 
 
 @dataclass(frozen=True)
@@ -153,12 +154,12 @@ def fresh_directory(root: str, layer: str) -> str:
 def is_temporary(path: Path) -> bool:
     """What a write in progress (or killed mid-way) leaves: hidden `.<layer>.tmp-*` datasets and
     `_vista_manifest.tmp-*` files, never read as results."""
-    return ".tmp-" in path.name and path.name.startswith((".", "_vista_manifest"))
+    return ".tmp-" in path.name and path.name.startswith((".", "_vista_manifest", TABLE_INFO))
 
 
 def is_ours(path: Path) -> bool:
     """What vista_sql keeps in a target besides layers: its manifest, lock and temporaries."""
-    return path.name in (MANIFEST, LOCK) or is_temporary(path)
+    return path.name in (MANIFEST, LOCK, TABLE_INFO) or is_temporary(path)
 
 
 def update(root: str, change: Callable[[dict[str, Entry]], None]) -> None:

@@ -58,6 +58,7 @@ class TransferQuery:
     pooling: Pooling = DEFAULT_POOLING
     metrics: tuple[str, ...] = ("accuracy", "f1", "auc")
     folds: int | None = None  # EVALUATE CROSS VALIDATE k
+    feature_table: str | None = None  # MATERIALIZE INTO TABLE: its name; `materialize` its path
 
 
 UNKNOWN_SIZE = 2**62  # Statistics.structured_bytes of a source Spark has no estimate for

@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from vista_sql.dialect import nodes
 from vista_sql.plan.binder import Binder
-from vista_sql.statements import cnns, models, predict, saved_models, transfer
+from vista_sql.statements import cnns, feature_tables, models, predict, saved_models, transfer
 from vista_sql.statements.context import Context, Outcome
 
 Handler = Callable[[Context, exp.Expression], Outcome]
@@ -25,6 +25,8 @@ HANDLERS: dict[type[exp.Expression], Handler] = {
     nodes.DescribeModel: models.handle_describe,
     nodes.ShowSavedModels: saved_models.handle_show,
     nodes.DropSavedModel: saved_models.handle_drop,
+    nodes.RefreshFeatures: feature_tables.handle_refresh,
+    nodes.ShowFeatureTables: feature_tables.handle_show,
 }
 
 

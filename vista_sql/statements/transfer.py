@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError
-from vista_sql.execution import checks, materialize, runner
+from vista_sql.execution import checks, feature_tables, materialize, runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
+from vista_sql.plan.feature_tables import TableInfo
 from vista_sql.plan.values import position
 from vista_sql.spark import failures
 from vista_sql.statements import explain, facts
@@ -109,6 +110,10 @@ def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
         # The run names its stages and fits itself; this names what falls between them.
         with failures.during("the TRANSFER"):
             result = run(spark, plans, statement_ids, name, counts)
+        if queries[0].feature_table is not None:
+            labels = tuple(cnn_labels(queries)) if len(queries) > 1 else ()
+            info = TableInfo(queries[0].feature_table, tree.sql(dialect="vista"), labels)
+            feature_tables.publish(spark, info)
     return Outcome(result.frame, result.metrics())
 
 

@@ -1,0 +1,1 @@
+REFRESH FEATURES catalog_features
