@@ -54,6 +54,8 @@ EXAMPLE_OF_EACH_FORM = [
     "PREDICT WITH best ON i (k, b) JOIN t USING (k) WHERE t.price > 1",
     "SHOW SAVED MODELS",
     "DROP SAVED MODEL best",
+    "REFRESH FEATURES shop.items",
+    "SHOW FEATURE TABLES",
 ]
 
 

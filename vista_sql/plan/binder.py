@@ -24,7 +24,6 @@ from vista_sql.ml import models
 from vista_sql.plan import feature_tables
 from vista_sql.plan import options as option_specs
 from vista_sql.plan.columns import IMAGES, TABLE
-from vista_sql.plan.feature_tables import FEATURES_DIR_CONF
 from vista_sql.plan.materialize_target import check_target
 from vista_sql.plan.nodes import LayerRef, Relation, TransferQuery
 from vista_sql.plan.values import literal_value, position
@@ -88,8 +87,7 @@ class Binder:
             raise error.at(*position(bad)) if bad is not None else error from None
 
         split = self._split(stmt.args.get("split"))
-        configured = self.spark.conf.get(FEATURES_DIR_CONF, None)
-        table_name, target = feature_tables.target_of(stmt.args.get("materialize"), configured)
+        table_name, target = feature_tables.target_of(stmt.args.get("materialize"), self._conf)
         if target is not None and not stmt.args.get("more_cnns"):  # bind_all checks each CNN's
             try:
                 overwrite = bool(options.get("overwrite", False))
@@ -126,6 +124,9 @@ class Binder:
             metrics=chosen,
             folds=int(folds.name) if folds is not None else None,
         )
+
+    def _conf(self, key: str) -> str | None:
+        return self.spark.conf.get(key, None)
 
     def bind_all(self, stmt: nodes.TransferFeatures) -> tuple[TransferQuery, ...]:
         """One query per CNN of `FROM a, b, ...`: they differ only in the CNN and its layers."""

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,9 @@ def name_of(table: exp.Table) -> str:
     return ".".join(part.lower() for part in parts)
 
 
-def target_of(materialize: exp.Expr | None, configured: str | None):
-    """(table name, target directory) of `MATERIALIZE INTO 'dir' | TABLE name` (or neither)."""
+def target_of(materialize: exp.Expr | None, conf: Callable[[str], str | None]):
+    """(table name, target directory) of `MATERIALIZE INTO 'dir' | TABLE name` (or neither);
+    `conf` reads the session's settings (only a table needs vista.features.dir)."""
     if materialize is None:
         return None, None
     if not isinstance(materialize, exp.Table):
@@ -61,7 +63,7 @@ def target_of(materialize: exp.Expr | None, configured: str | None):
         name = name_of(materialize)
     except VistaBindError as error:
         raise error.at(*position(materialize.this)) from None
-    return name, str(table_path(features_dir(configured), name))
+    return name, str(table_path(features_dir(conf(FEATURES_DIR_CONF)), name))
 
 
 def table_path(root: Path, name: str) -> Path:
