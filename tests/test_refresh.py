@@ -16,6 +16,7 @@ import pytest
 from tolerances import METRIC, assert_features_close
 
 from vista_sql.errors import VistaBindError, VistaExecutionError
+from vista_sql.plan.feature_tables import read_info
 from vista_sql.plan.manifest import LOCK, VERSION, Manifest
 
 LAYERS = ("/maxpool/MaxPool_output_0", "/layer1/layer1.0/relu/Relu_output_0", "logits")
@@ -194,12 +195,24 @@ def test_a_table_by_name_is_queried_refreshed_listed_and_found_again(
 
         for image in sorted(demo_views.joinpath("images").glob("*.png"))[FIRST : FIRST + 4]:
             shutil.copy(image, folder)
-        vista.sql("REFRESH FEATURES shop.items").collect()
+        # An extraction: written rows and what changed per layer, no model trained.
+        refreshed = vista.sql("REFRESH FEATURES shop.items").collect()
         assert _inferred(vista) == [4] * len(LAYERS)
+        assert [tuple(r)[:-1] for r in refreshed] == [
+            (layer, FIRST + 4, "refreshed", 4, 0, 0, 4) for layer in LAYERS
+        ]
         counts = {
             r.layer: r[1] for r in spark.table("shop.items").groupBy("layer").count().collect()
         }
         assert counts == dict.fromkeys(LAYERS, FIRST + 4)
+
+        # The REFRESH's options override the recorded statement's, for this run only.
+        rebuilt = vista.sql("REFRESH FEATURES shop.items OPTIONS (reuse = false)").collect()
+        assert [(r.layer, r.rows, r.action, r.inferred) for r in rebuilt] == [
+            (layer, FIRST + 4, "computed", FIRST + 4) for layer in LAYERS
+        ]
+        info = read_info(tmp_path / "tables" / "shop" / "items")
+        assert "reuse" not in info.statement and "refresh = TRUE" in info.statement
 
         (shown,) = vista.sql("SHOW FEATURE TABLES").collect()
         assert (shown.name, shown.layers, shown.rows) == (

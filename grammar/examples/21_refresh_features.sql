@@ -1,1 +1,1 @@
-REFRESH FEATURES catalog_features
+REFRESH FEATURES shop.items OPTIONS (reuse = false, batch_size = 16)

@@ -115,9 +115,16 @@ def _create_cnn_sql(gen: SparkGenerator, e: nodes.CreateCnn) -> str:
     text = f"CREATE{replace} CNN {gen.sql(e, 'this')} FROM {gen.sql(e, 'source')}"
     if e.args.get("weights"):
         text += f" {gen.sql(e, 'weights')}"
-    if e.args.get("options"):
-        text += f" OPTIONS ({_csv(gen, e.args['options'])})"
-    return text
+    return text + _options_suffix(gen, e)
+
+
+def _refresh_features_sql(gen: SparkGenerator, e: nodes.RefreshFeatures) -> str:
+    return f"REFRESH FEATURES {gen.sql(e, 'this')}" + _options_suffix(gen, e)
+
+
+def _options_suffix(gen: SparkGenerator, e: exp.Expression) -> str:
+    options = e.args.get("options")
+    return f" OPTIONS ({_csv(gen, options)})" if options else ""
 
 
 def _drop_cnn_sql(gen: SparkGenerator, e: nodes.DropCnn) -> str:
@@ -146,6 +153,6 @@ class VistaGenerator(SparkGenerator):
         nodes.ExplainPredict: lambda gen, e: f"EXPLAIN {gen.sql(e, 'this')}",
         nodes.ShowSavedModels: lambda gen, e: "SHOW SAVED MODELS",
         nodes.DropSavedModel: _drop_saved_sql,
-        nodes.RefreshFeatures: lambda gen, e: f"REFRESH FEATURES {gen.sql(e, 'this')}",
+        nodes.RefreshFeatures: _refresh_features_sql,
         nodes.ShowFeatureTables: lambda gen, e: "SHOW FEATURE TABLES",
     }

@@ -171,10 +171,11 @@ class DropSavedModel(Statement):
 
 
 class RefreshFeatures(Statement):
-    """REFRESH FEATURES <table>: re-run the statement that wrote a feature table (incrementally)."""
+    """REFRESH FEATURES <table> [OPTIONS (...)]: extract again the features of a feature table
+    (incrementally), with the options of the statement that wrote it overridden by these."""
 
     rule = "refresh_features"
-    arg_types = {"this": True}  # exp.Table
+    arg_types = {"this": True, "options": False}  # exp.Table, list[OptionEQ]
 
 
 class ShowFeatureTables(Statement):

@@ -88,9 +88,11 @@ class VistaParser(SparkParser):
         )
 
     def _parse_refresh_features(self, form: openings.Form) -> nodes.RefreshFeatures:
-        return self.expression(
-            nodes.RefreshFeatures(this=self._expect_table("a feature table's name"))
-        )
+        table = self._expect_table("a feature table's name")
+        options = None
+        if self._match_text_seq("OPTIONS"):
+            options = self._parse_wrapped_csv(self._parse_option)
+        return self.expression(nodes.RefreshFeatures(this=table, options=options))
 
     def _parse_show_feature_tables(self, form: openings.Form) -> nodes.ShowFeatureTables:
         return self.expression(nodes.ShowFeatureTables())

@@ -56,6 +56,10 @@ def result_schema(q) -> str:
     return ", ".join([*columns, "seconds double"])
 
 
+# An extraction (REFRESH FEATURES) writes each layer's rows and trains nothing.
+EXTRACTION_SCHEMA = "layer string, rows long, seconds double"
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One plan's run: its result table and what it measured."""
@@ -76,18 +80,20 @@ def run(
     *,
     baseline: bool = True,
     on_model=None,
+    train: bool = True,
 ) -> RunResult:
     """Run the plan: the baseline's rows, loaded layers, each stage, then the rows collected.
 
     `baseline=False` when another CNN of the same statement trains the (identical) baseline;
-    `on_model(layer, result)` sees every layer's fitted model in layer order (SAVE BEST AS).
+    `on_model(layer, result)` sees every layer's fitted model in layer order (SAVE BEST AS);
+    `train=False` only writes the layers to MATERIALIZE INTO (rows of EXTRACTION_SCHEMA).
     """
     stages = lowering.lower(plan, statement_id)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
-    steps = _Steps(spark, plan, on_model, counts.classes)
+    steps = _Steps(spark, plan, on_model, counts.classes, train)
     try:
         steps.versions(statement_id)
-        rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline)
+        rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline and train)
         rows = steps.loaded_layers()
         stage_rows, counters = steps.stages(stages, statement_id, rows_in)
         rows += stage_rows
@@ -118,10 +124,10 @@ class _Steps:
     """The steps of one plan's run and what they share: the training pool, the split, the
     manifest lock and the hand-over tensors kept so far."""
 
-    def __init__(self, spark, plan: PhysicalPlan, on_model, classes: int):
+    def __init__(self, spark, plan: PhysicalPlan, on_model, classes: int, train: bool):
         q = plan.query
-        self.spark, self.plan, self.on_model = spark, plan, on_model
-        self.schema = result_schema(q)
+        self.spark, self.plan, self.on_model, self.training = spark, plan, on_model, train
+        self.schema = result_schema(q) if train else EXTRACTION_SCHEMA
         self.common = dict(
             structured=list(q.features),
             key=lowering.KEY,
@@ -143,6 +149,10 @@ class _Steps:
     def baseline(self, train: bool) -> Future | None:
         """The split drawn from the joined rows and, when `train`, the baseline's fit started."""
         spark, plan, q = self.spark, self.plan, self.plan.query
+        if q.materialize:
+            self.identity = recorded.images_identity(spark, q, plan.statistics.images)
+        if not self.training:
+            return None  # nothing is trained: neither the split nor the baseline is needed
         started = time.perf_counter()
         # As many partitions as the stages have: a file source over many small images would
         # otherwise give every training pass of the baseline dozens of tiny tasks.
@@ -170,8 +180,6 @@ class _Steps:
             fit = self._train_later(fit_baseline, time.perf_counter() - started)
         else:
             joined.unpersist()
-        if q.materialize:
-            self.identity = recorded.images_identity(spark, q, plan.statistics.images)
         return fit
 
     def versions(self, statement_id: int) -> None:
@@ -198,6 +206,9 @@ class _Steps:
         plan, q = self.plan, self.plan.query
         fits, self.mark = [], failures.Mark.now()
         for record in plan.loaded:
+            if not self.training and Path(record.path).parent == Path(q.materialize):
+                fits.append((record.layer, _done((record.rows, 0.0))))  # current as it is
+                continue
             began = time.perf_counter()
             frame = materialize.load_layer(self.spark, plan, record)
             written_to = str(Path(record.path).parent)
@@ -312,6 +323,8 @@ class _Steps:
                     recorded.remember(self.spark, q.materialize)
                     if written is not None:
                         written()
+            if not self.training:
+                return entry.rows if writes else frame.count()
             return training.fit_and_score(
                 frame,
                 image_features="features",
@@ -329,9 +342,13 @@ class _Steps:
         for i, (layer, fit) in enumerate(fits):
             with failures.during(f"training on {layer.name}", self.mark):
                 result, seconds = fit.result()
+            seconds += before if i == 0 else 0
+            if not self.training:
+                rows.append((layer.name, result, round(seconds, 2)))
+                continue
             if self.on_model is not None:  # SAVE BEST AS: offered in layer order, ties stable
                 self.on_model(layer, result)
-            rows.append(_row(layer.name, result, seconds + (before if i == 0 else 0), self.schema))
+            rows.append(_row(layer.name, result, seconds, self.schema))
         return rows
 
 
@@ -364,6 +381,12 @@ def _keep_handover(spark, q, stage, kept: list[str]) -> None:
 def _release(spark, table: str) -> None:
     for statement in lowering.release_sql(table):
         spark.sql(statement)
+
+
+def _done(value) -> Future:
+    done = Future()
+    done.set_result(value)
+    return done
 
 
 def _timed(fit, before: float, *args) -> tuple:

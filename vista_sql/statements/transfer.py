@@ -63,9 +63,12 @@ class TransferResult:
         return {**last, "per_cnn": {label: r.metrics() for label, r in self.runs.items()}}
 
 
-def run(spark, plans, statement_ids, save_as: str | None, counts: checks.Counts) -> TransferResult:
+def run(
+    spark, plans, statement_ids, save_as: str | None, counts: checks.Counts, train: bool = True
+) -> TransferResult:
+    """Each CNN's plan in turn; `train=False` extracts only (REFRESH FEATURES)."""
     labels = cnn_labels([p.query for p in plans])
-    best = saved.Best(plans[0].query.metrics[0]) if save_as else None
+    best = saved.Best(plans[0].query.metrics[0]) if save_as and train else None
     runs: dict[str, runner.RunResult] = {}
     for i, (label, plan, sid) in enumerate(zip(labels, plans, statement_ids, strict=True)):
 
@@ -73,7 +76,9 @@ def run(spark, plans, statement_ids, save_as: str | None, counts: checks.Counts)
             best.offer(saved.Candidate(label, query, layer, result))
 
         on_model = keep if best is not None else None
-        runs[label] = runner.run(spark, plan, sid, counts, baseline=i == 0, on_model=on_model)
+        runs[label] = runner.run(
+            spark, plan, sid, counts, baseline=i == 0, on_model=on_model, train=train
+        )
     if best is not None:
         _save(spark, save_as, best)
     if len(plans) == 1:
@@ -83,16 +88,25 @@ def run(spark, plans, statement_ids, save_as: str | None, counts: checks.Counts)
         for row in runs[label].frame.collect():
             baseline = i == 0 and row[0] == runner.BASELINE
             rows.append((None if baseline else label, *row))
-    schema = "cnn string, " + runner.result_schema(plans[0].query)
-    return TransferResult(spark.createDataFrame(rows, schema), runs)
+    schema = runner.result_schema(plans[0].query) if train else runner.EXTRACTION_SCHEMA
+    return TransferResult(spark.createDataFrame(rows, "cnn string, " + schema), runs)
 
 
 def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
     """TRANSFER: bind, plan each CNN, check the rows, run; SAVE BEST AS refuses a taken name
     before anything runs."""
+    result, _ = run_statement(context, tree)
+    return Outcome(result.frame, result.metrics())
+
+
+def run_statement(
+    context: Context, tree: nodes.TransferFeatures, train: bool = True, as_written: str = ""
+):
+    """(TransferResult, plans) of a TRANSFER; `train=False` only writes its MATERIALIZE INTO.
+    A feature table it writes records `as_written`, or else the statement itself."""
     spark = context.spark
     queries = context.binder.bind_all(tree)
-    save_as = tree.args.get("save_as")
+    save_as = tree.args.get("save_as") if train else None
     if save_as is not None:
         try:
             overwrite = bool(dict(queries[0].options).get("overwrite", False))
@@ -109,12 +123,14 @@ def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
         name = save_as.name if save_as is not None else None
         # The run names its stages and fits itself; this names what falls between them.
         with failures.during("the TRANSFER"):
-            result = run(spark, plans, statement_ids, name, counts)
+            result = run(spark, plans, statement_ids, name, counts, train)
         if queries[0].feature_table is not None:
             labels = tuple(cnn_labels(queries)) if len(queries) > 1 else ()
-            info = TableInfo(queries[0].feature_table, tree.sql(dialect="vista"), labels)
+            info = TableInfo(
+                queries[0].feature_table, as_written or tree.sql(dialect="vista"), labels
+            )
             feature_tables.publish(spark, info)
-    return Outcome(result.frame, result.metrics())
+    return result, plans
 
 
 def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
