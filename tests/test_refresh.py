@@ -113,8 +113,15 @@ def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
     assert f"{FIRST} rows recorded, 5 new, 0 changed, 0 removed → infer 5 (refresh)" in explain, (
         _reuse(explain)
     )
+    before = {layer: _data_files(Manifest.read(str(target)).path(layer)) for layer in LAYERS}
     vista.sql(statement).collect()
     assert _inferred(vista) == [5] * len(LAYERS)
+    # Every recorded row is still current: the new versions keep the old files themselves
+    # (the same inodes) and add the 5 rows beside them.
+    for layer in LAYERS:
+        after = Manifest.read(str(target)).path(layer)
+        assert set(before[layer].values()) <= set(_data_files(after).values()), layer
+        assert spark.read.parquet(str(after)).count() == FIRST + 5
 
     # 3 changed (other bytes under the same name), 4 removed: 3 inferred, 4 rows fewer.
     files = sorted(folder.glob("*.png"))
@@ -138,6 +145,10 @@ def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
     # Nothing changed since: every layer is loaded as it is, nothing inferred.
     explain = vista.sql("EXPLAIN " + statement).first()[0]
     assert explain.count(": loaded (") == len(LAYERS) and "Stage 0" not in explain, _reuse(explain)
+
+
+def _data_files(directory) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in directory.glob("*.parquet")}
 
 
 def _view_over(vista, parquet) -> None:

@@ -45,9 +45,13 @@ def _per_row(spark, query: TransferQuery) -> DataFrame:
     keys = images.select(F.col(quoted(query.key)).alias(KEY), F.input_file_name().alias(_FILE))
     modified = F.unix_millis(F.col("modificationTime")).cast("string")
     stat = F.concat_ws("|", F.col(_FILE), F.col("length").cast("string"), modified)
+    # Their directories, not the files: Spark lists more than 32 paths in a job of its own (a
+    # second or more); files there that are not the images' join no key.
+    folders = sorted({f.rpartition("/")[0] for f in files})  # URIs: '//' must stay
     metadata = (
         spark.read.format("binaryFile")
-        .load(files)
+        .option("recursiveFileLookup", "true")  # subdirectories are files here, not partitions
+        .load(folders)
         .select(F.input_file_name().alias(_FILE), "length", "modificationTime")
         .select(_FILE, stat.alias(VERSION))
     )

@@ -28,6 +28,9 @@ class StageSql:
     uncache_previous: str | None  # staged plans release the stage they read, once cached
     features: tuple[str, ...]  # per layer of the stage: SELECT of its training rows
     task: StageTask
+    # Per layer: for a record kept as it is (RecordedLayer.appendable), SELECT of the rows it
+    # lacks, the only ones written; None where the layer is written whole.
+    appended: tuple[str | None, ...]
 
 
 def to_sql(tree: exp.Expr) -> str:
@@ -251,6 +254,17 @@ def kept_select(plan: PhysicalPlan, record: RecordedLayer, stale: exp.Select) ->
     )
 
 
+def appended_select(plan: PhysicalPlan, table: str, position: int, record) -> exp.Select | None:
+    """The inferred rows of a layer whose record stays as it is (RecordedLayer.appendable) that
+    the record lacks (a refresh infers every key some record lacks, for all of them)."""
+    if not record.appendable or record.key != plan.query.key:
+        return None  # the record's files would not be the table's rows, or have another schema
+    inferred = features_select(plan, table, position).subquery("n")
+    held = exp.select(quoted_column(record.key)).from_(_parquet(record.path)).subquery("r")
+    on = exp.EQ(this=quoted_column(KEY, "n"), expression=quoted_column(record.key, "r"))
+    return exp.select(exp.Star()).from_(inferred).join(held, on=on, join_type="left anti")
+
+
 def _stage_table(statement_id: int, index: int) -> str:
     return f"__vista_{statement_id}_stage{index}"
 
@@ -268,7 +282,8 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
     if plan.refresh is not None:
         stale = exp.select(quoted_column(KEY)).from_(_table(quoted(stale_view(statement_id))))
     source = joined_select(plan, only=stale) if before else images_select(plan, only=stale)
-    kept = {r.layer.name: kept_select(plan, r, stale) for r in plan.refreshed}
+    refreshed = {r.layer.name: r for r in plan.refreshed}
+    kept = {name: kept_select(plan, r, stale) for name, r in refreshed.items()}
     lowered: list[StageSql] = []
     previous: str | None = None
     for stage in plan.stages:
@@ -302,6 +317,15 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
                 features=tuple(
                     to_sql(_with_kept(features_select(plan, table, j), kept.get(layer.name)))
                     for j, layer in enumerate(stage.layers)
+                ),
+                appended=tuple(
+                    to_sql(select) if select is not None else None
+                    for select in (
+                        appended_select(plan, table, j, refreshed[layer.name])
+                        if layer.name in refreshed
+                        else None
+                        for j, layer in enumerate(stage.layers)
+                    )
                 ),
                 task=StageTask(
                     model=q.cnn,

@@ -77,8 +77,9 @@ def record(root: str, layer: str, entry: manifest.Entry) -> Path | None:
     return replaced[0] if replaced else None
 
 
-def _publish(frame, target: Path) -> None:
-    """Write `frame` as Parquet to a hidden temporary sibling, then rename it into place."""
+def _publish(frame, target: Path, beside: Path | None = None) -> None:
+    """Write `frame` as Parquet to a hidden temporary sibling, then rename it into place; with
+    `beside`, that dataset's files are part of it too (linked, or copied across devices)."""
     # A driver killed mid-write leaves its temporary sibling behind: never visible, now redundant.
     for stale in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -95,6 +96,8 @@ def _publish(frame, target: Path) -> None:
             # do both after the cleanup below.
             remote.cancel_late_jobs(spark, group, LATE_WRITE_JOB_SECONDS)
             raise
+        if beside is not None:
+            _link_data_files(beside, staging)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
@@ -105,6 +108,18 @@ def _publish(frame, target: Path) -> None:
             _abandoned.add(staging)
             remote.wait_for_tasks(spark, WRITE_TASKS_STOP_SECONDS, group)
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _link_data_files(source: Path, into: Path) -> None:
+    # Names a writer gives are unique per write job; "kept-" keeps them apart from `into`'s own.
+    for data in source.iterdir():
+        if data.name.startswith(("_", ".")) or not data.is_file():
+            continue  # Spark's markers and checksums, not rows
+        name = data.name if data.name.startswith("kept-") else f"kept-{data.name}"
+        try:
+            os.link(data, into / name)
+        except OSError:
+            shutil.copy2(data, into / name)
 
 
 def sweep_abandoned(spark=None) -> None:
@@ -139,9 +154,19 @@ def drop_handover(root: str, layer: str) -> None:
     shutil.rmtree(manifest.handover_path(root, layer), ignore_errors=True)
 
 
-def write_layer(frame, root: str, layer: str, key: str, versions) -> str:
-    """Write a new version of the layer, columns `<key>`, `features` and each row's image
-    version (`versions`: KEY, VERSION); its directory's name, current once `record`ed."""
+def write_version(frame, q, layer: str, versions, appended=None) -> tuple[str, int]:
+    """(directory, rows) of the layer's new version in the statement's MATERIALIZE INTO, its
+    rows with their image versions (`versions`: KEY, VERSION); current once `record`ed. All of
+    `frame`'s rows, or with `appended` = (the rows its record lacks, the record) just those,
+    beside the record's files: nothing it holds is read or written again."""
+    if appended is None:
+        return _write(frame, q.materialize, layer, q.key, versions, None), frame.count()
+    lacking, record = appended
+    directory = _write(lacking, q.materialize, layer, q.key, versions, Path(record.path))
+    return directory, record.rows + lacking.count()
+
+
+def _write(frame, root: str, layer: str, key: str, versions, beside: Path | None) -> str:
     directory = manifest.fresh_directory(root, layer)
     target = Path(root) / directory
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +174,7 @@ def write_layer(frame, root: str, layer: str, key: str, versions) -> str:
     features = features.select(
         F.col(lowering.KEY).alias(key), F.col("features"), F.col(manifest.VERSION)
     )
-    _publish(features, target)
+    _publish(features, target, beside)
     return directory
 
 

@@ -249,7 +249,7 @@ class _Steps:
             _materialize_stage(spark, stage, statement_id, count, rows_in)
         counter.settle(spark, stage.table)
         if stage.stage.index == 0:
-            _report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
+            checks.report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
         return counter, time.perf_counter() - started
 
     def train(self, stage, inference_seconds: float) -> _StageTraining:
@@ -262,8 +262,14 @@ class _Steps:
         keep = q.materialize and stage.stage.cut == Cut.STAGED and not last and not plan.refresh
         then = partial(_keep_handover, spark, q, stage, self.handed_over) if keep else None
         fits = []
-        for layer, features in zip(stage.stage.layers, stage.features, strict=True):
-            fit = self._train_later(self._train_layer, 0.0, spark.sql(features), layer, None, then)
+        records = {r.layer.name: r for r in plan.refreshed}
+        for layer, features, added in zip(
+            stage.stage.layers, stage.features, stage.appended, strict=True
+        ):
+            added = (spark.sql(added), records[layer.name]) if added else None
+            fit = self._train_later(
+                self._train_layer, 0.0, spark.sql(features), layer, None, then, added
+            )
             fits.append((layer, fit))
         return _StageTraining(stage, tuple(fits), inference_seconds)
 
@@ -303,20 +309,23 @@ class _Steps:
         # Wrapped here, on the statement's thread: its job tags go with the fit.
         return self.pool.submit(remote.inheriting(self.spark, _timed), fit, before, *args)
 
-    def _train_layer(self, frame, layer, written_to: str | None, written=None):
+    def _train_layer(self, frame, layer, written_to: str | None, written=None, appended=None):
+        """Write the layer's rows to MATERIALIZE INTO (when it is not where they come from) and
+        fit its model. `appended`: (the rows its record lacks, the record) when only those are
+        written beside the record's files."""
         q = self.plan.query
         # Training persists its own assembled rows; the raw ones are cached only when they are
         # also written and counted.
         writes = bool(q.materialize) and written_to != q.materialize
-        if writes:
+        if writes and appended is None:
             frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             if writes:
                 with self.publishing:
-                    directory = materialize.write_layer(
-                        frame, q.materialize, layer.name, q.key, self.image_versions
+                    directory, rows = materialize.write_version(
+                        frame, q, layer.name, self.image_versions, appended
                     )
-                    entry = materialize.entry(q, layer, self.identity, frame.count(), directory)
+                    entry = materialize.entry(q, layer, self.identity, rows, directory)
                     replaced = materialize.record(q.materialize, layer.name, entry)
                     if replaced is not None:
                         self.superseded.append(replaced)
@@ -333,7 +342,7 @@ class _Steps:
                 **self.common,
             )
         finally:
-            if writes:
+            if writes and appended is None:
                 frame.unpersist()
 
     def _collect(self, fits: list[tuple], before: float) -> list[tuple]:
@@ -400,7 +409,3 @@ def _row(layer: str, result: training.TrainingResult, seconds: float, schema: st
     if "best_params" in schema:
         row.append(result.best_params)
     return (*row, round(seconds, 2))
-
-
-def _report_skipped(spark, table: str, on_error: str) -> None:
-    checks.report_skipped(spark, table, on_error)

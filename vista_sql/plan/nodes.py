@@ -170,6 +170,12 @@ class RecordedLayer:
         return f"{self.path}/{HANDOVER}"
 
     @property
+    def appendable(self) -> bool:
+        """Refreshed with every recorded row still current: its files are kept as they are and
+        only the rows it lacks are written beside them."""
+        return self.refreshed and self.changed == 0 and self.removed == 0
+
+    @property
     def complete(self) -> bool:
         """Holds the features of every image this statement needs, as the image is now."""
         return not self.versioned or self.new + self.changed == 0
