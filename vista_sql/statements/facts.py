@@ -143,61 +143,80 @@ def find_records(
         return ()
     identity = records_on_disk.images_identity(spark, query, rows)
     needed = spark.sql(baseline_sql).select(KEY)
-    versions = None  # the needed keys' image versions, read once a versioned record is found
     found: list[RecordedLayer] = []
-    try:
-        for layer in query.layers:
-            candidates = []
-            for manifest in manifests:
-                record = recorded.candidate(query, manifest, layer, identity)
-                if record is None:
-                    continue
-                if record.problem is None and record.versioned:
-                    if versions is None:
-                        versions = needed.join(image_versions.frame(spark, query), KEY).cache()
-                    record = _compared(spark, record, versions)
-                elif record.problem is None:
-                    missing = records_on_disk.missing_rows(spark, record.path, record.key, needed)
-                    if missing:
-                        problem = f"lacks {missing} of the rows this statement needs"
-                        record = dataclasses.replace(record, problem=problem)
-                candidates.append(record)
-                if record.problem is None:
-                    break
-            if candidates:
-                found.append(candidates[-1])
-    finally:
-        if versions is not None:
-            versions.unpersist()
+    for layer in query.layers:
+        candidates = []
+        for manifest in manifests:
+            record = recorded.candidate(query, manifest, layer, identity)
+            if record is None:
+                continue
+            if record.problem is None and not record.versioned:
+                missing = records_on_disk.missing_rows(spark, record.path, record.key, needed)
+                if missing:
+                    problem = f"lacks {missing} of the rows this statement needs"
+                    record = dataclasses.replace(record, problem=problem)
+            candidates.append(record)
+            if record.problem is None:
+                break
+        if candidates:
+            found.append(candidates[-1])
+    versioned = [i for i, r in enumerate(found) if r.problem is None and r.versioned]
+    if versioned:
+        compared = _compared(spark, [found[i] for i in versioned], needed, query)
+        for i, record in zip(versioned, compared, strict=True):
+            found[i] = record
     return tuple(found)
 
 
-def _compared(spark, record: RecordedLayer, versions) -> RecordedLayer:
-    """`record` with the statement's images it lacks (new), holds for another version of the
-    image (changed) and holds for no image the statement needs (removed)."""
-    now = versions.select(KEY, F.col(VERSION).alias("now"))
-    stored = spark.read.parquet(record.path).select(
-        F.col(quoted(record.key)).alias(KEY), F.col(VERSION).alias("was"), F.lit(1).alias("kept")
-    )
-    both = now.withColumn("needed", F.lit(1)).join(stored, KEY, "full_outer")
-    needed, kept = F.col("needed").isNotNull(), F.col("kept").isNotNull()
+def _compared(spark, records: list[RecordedLayer], needed, query) -> list[RecordedLayer]:
+    """`records`, each with the statement's images it lacks (new), holds for another version
+    of the image (changed) and holds for no image the statement needs (removed): one
+    aggregate over all of them, the images' versions read once."""
+    # Distinct: a key the join repeats is still one image.
+    now = needed.distinct().join(image_versions.frame(spark, query), KEY)
+    now = now.select(KEY, F.col(VERSION).alias("now")).cache()
+    try:
+        stored = None
+        for i, record in enumerate(records):
+            rows = spark.read.parquet(record.path).select(
+                F.lit(i).alias("record"),
+                F.col(quoted(record.key)).alias(KEY),
+                F.col(VERSION).alias("was"),
+            )
+            stored = rows if stored is None else stored.unionByName(rows)
+        gone, current = F.col("now").isNull(), F.col("now").eqNullSafe(F.col("was"))
 
-    def how_many(condition):
-        return F.sum(F.when(condition, 1).otherwise(0))
+        def how_many(condition):
+            return F.sum(F.when(condition, 1).otherwise(0))
 
-    counted = both.agg(
-        how_many(needed & ~kept).alias("new"),
-        how_many(needed & kept & ~F.col("now").eqNullSafe(F.col("was"))).alias("changed"),
-        how_many(kept & ~needed).alias("removed"),
-        how_many(kept).alias("rows"),
-    ).first()
-    return dataclasses.replace(
-        record,
-        new=int(counted["new"] or 0),
-        changed=int(counted["changed"] or 0),
-        removed=int(counted["removed"] or 0),
-        rows=int(counted["rows"] or 0),
-    )
+        counted = {
+            row["record"]: row
+            for row in stored.join(now, KEY, "left")
+            .groupBy("record")
+            .agg(
+                F.count(F.lit(1)).alias("rows"),
+                how_many(gone).alias("removed"),
+                how_many(~gone & ~current).alias("changed"),
+            )
+            .collect()
+        }
+        needed_rows = now.count()
+    finally:
+        now.unpersist()
+    compared = []
+    for i, record in enumerate(records):
+        row = counted.get(i)
+        rows, removed, changed = (row["rows"], row["removed"], row["changed"]) if row else (0, 0, 0)
+        compared.append(
+            dataclasses.replace(
+                record,
+                new=needed_rows - (rows - removed),  # the needed images it holds no row for
+                changed=int(changed),
+                removed=int(removed),
+                rows=int(rows),
+            )
+        )
+    return compared
 
 
 # -- resources: this machine or the cluster's executors ------------------------------------------
