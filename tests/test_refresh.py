@@ -8,7 +8,13 @@ the CNN and what is kept, not a model's numbers.
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import onnx_models
@@ -49,14 +55,18 @@ def folder(vista, demo_views, tmp_path):
     folder.mkdir()
     for image in sorted(demo_views.joinpath("images").glob("*.png"))[:FIRST]:
         shutil.copy(image, folder)
-    vista.sql(
+    vista.sql(_growing_views(folder))
+    return folder
+
+
+def _growing_views(folder) -> str:
+    return (
         f"CREATE OR REPLACE TEMPORARY VIEW growing_files USING binaryFile "
         f"OPTIONS (path '{folder}', pathGlobFilter '*.png');"
         "CREATE OR REPLACE TEMPORARY VIEW growing AS "
         "SELECT CAST(regexp_extract(path, '([0-9]+)[.]png$', 1) AS INT) AS id, content "
-        "FROM growing_files"
+        "FROM growing_files;"
     )
-    return folder
 
 
 def _reuse(explain: str) -> str:
@@ -244,3 +254,49 @@ def test_a_table_by_name_is_queried_refreshed_listed_and_found_again(
         spark.sql("DROP VIEW IF EXISTS shop.items")
         spark.sql("DROP DATABASE IF EXISTS shop")
         spark.conf.unset("vista.features.dir")
+
+
+def test_a_refresh_killed_midway_leaves_every_layer_readable_and_the_next_run_completes_it(
+    vista, spark, demo_views, folder, block, tmp_path
+):
+    from conftest import demo_views_sql
+
+    target = tmp_path / "features"
+    statement = _statement(block, target, "refresh = true")
+    vista.sql(statement).collect()
+    for image in sorted(demo_views.joinpath("images").glob("*.png"))[FIRST : FIRST + 5]:
+        shutil.copy(image, folder)
+    views = demo_views_sql(demo_views) + _growing_views(folder)
+    script = tmp_path / "refresh.sql"
+    script.write_text(views + statement + ";\n")
+    job = subprocess.Popen(
+        [str(Path(sys.executable).with_name("vista-sql")), "-f", str(script)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its JVM and Python workers die with it
+    )
+    try:
+        deadline = time.monotonic() + 300
+        # Killed once the staged plan recorded its first refreshed layer: the others still old.
+        while job.poll() is None and time.monotonic() < deadline:
+            if any(e.directory.endswith(".v2") for e in Manifest.read(str(target)).layers.values()):
+                break
+            time.sleep(0.05)
+        assert job.poll() is None, "the refresh ended before a layer was recorded"
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+
+    # Each layer is one whole version, old or new, and readable as the manifest names it.
+    recorded = Manifest.read(str(target))
+    rows = {layer: spark.read.parquet(str(recorded.path(layer))).count() for layer in LAYERS}
+    assert rows == {layer: entry.rows for layer, entry in recorded.layers.items()}
+    assert sorted(rows.values())[0] == FIRST and max(rows.values()) == FIRST + 5, rows
+
+    vista.sql(statement).collect()
+    assert _inferred(vista) == [5] * len(LAYERS)
+    recorded = Manifest.read(str(target))
+    assert all(entry.rows == FIRST + 5 for entry in recorded.layers.values())
+    # Versions the killed run left behind (superseded or never recorded) are gone.
+    current = {recorded.path(layer).name for layer in LAYERS}
+    assert {p.name for p in target.iterdir() if p.is_dir()} == current

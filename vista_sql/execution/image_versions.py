@@ -9,6 +9,8 @@ SHA-256 of the bytes, computed in Spark. Either way nothing but keys and version
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
 
 from pyspark.sql import DataFrame
@@ -26,12 +28,36 @@ _ROW_PRESERVING = {"Project", "Filter", "SubqueryAlias", "View"}
 _NODE = re.compile(r"^[\s:|+-]*(\w+)")
 
 
+# Within a statement (`held`): its images' versions by relation, cached when first read, so the
+# comparison with the records and the run's own use read the files' metadata once.
+_held: contextvars.ContextVar[dict | None] = contextvars.ContextVar("vista_versions", default=None)
+
+
+@contextlib.contextmanager
+def held():
+    """Read each images relation's versions at most once until the block ends."""
+    token = _held.set({})
+    try:
+        yield
+    finally:
+        for versions in _held.get().values():
+            versions.unpersist()
+        _held.reset(token)
+
+
 def frame(spark, query: TransferQuery) -> DataFrame:
     """(KEY, VERSION) for every key of the statement's images relation, once: the versions of
     several images under one key are joined into one."""
+    known = _held.get()
+    name = (query.images.name, query.key, query.image)
+    if known is not None and name in known:
+        return known[name]
     versions = _per_row(spark, query)
     joined = F.array_join(F.sort_array(F.collect_list(VERSION)), " ")
-    return versions.groupBy(KEY).agg(joined.alias(VERSION))
+    versions = versions.groupBy(KEY).agg(joined.alias(VERSION))
+    if known is not None:
+        known[name] = versions = versions.cache()
+    return versions
 
 
 def _per_row(spark, query: TransferQuery) -> DataFrame:

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import glob
 import os
+import re
 import shutil
 import time
 import uuid
@@ -62,19 +63,10 @@ def _locked(root: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def record(root: str, layer: str, entry: manifest.Entry) -> Path | None:
-    """Make `entry` the layer's current version; the directory of the version it replaced, if
-    any (to remove once nothing reads it)."""
-    replaced: list[Path] = []
-
-    def replace(layers: dict) -> None:
-        old = layers.get(layer)
-        if old is not None and (old.directory or manifest.layer_dir(layer)) != entry.directory:
-            replaced.append(manifest.dataset_path(root, layer, old))
-        layers[layer] = entry
-
-    manifest.update(root, replace)
-    return replaced[0] if replaced else None
+def record(root: str, layer: str, entry: manifest.Entry) -> None:
+    """Make `entry` the layer's current version. The one it replaces stays until sweep_versions:
+    this statement's stages may still read it, and this session's feature table view names it."""
+    manifest.update(root, lambda layers: layers.__setitem__(layer, entry))
 
 
 def _publish(frame, target: Path, beside: Path | None = None) -> None:
@@ -178,10 +170,21 @@ def _write(frame, root: str, layer: str, key: str, versions, beside: Path | None
     return directory
 
 
-def remove_versions(paths) -> None:
-    """Delete versions no manifest names any more (once the statement reading them is done)."""
-    for path in paths:
-        shutil.rmtree(path, ignore_errors=True)
+def sweep_versions(root: str, layers) -> None:
+    """Delete the versions of `layers` the manifest does not name: superseded ones, and any a
+    killed statement wrote but never recorded. Only once a statement succeeded and its views
+    name the current versions; a reader elsewhere still on a removed one must query again."""
+    named = {entry.directory or manifest.layer_dir(name) for name, entry in _entries(root)}
+    for layer in layers:
+        first = manifest.layer_dir(layer)
+        versions = re.compile(rf"{re.escape(first)}(\.v[0-9]+)?")
+        for path in Path(root).iterdir():
+            if versions.fullmatch(path.name) and path.name not in named and path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _entries(root: str):
+    return manifest.read_strict(root).items() if manifest.manifest_path(root).exists() else ()
 
 
 def entry(q, layer, images_identity: str | None, rows: int, directory: str = "") -> manifest.Entry:

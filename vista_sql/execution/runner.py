@@ -104,7 +104,6 @@ def run(
     finally:
         steps.close(stages)
         materialize.sweep_abandoned(spark)
-        materialize.remove_versions(steps.superseded)
     steps.drop_superseded_handovers()
     order = {name: i for i, name in enumerate([BASELINE, *(x.name for x in plan.layers)])}
     frame = spark.createDataFrame(sorted(rows, key=lambda row: order[row[0]]), steps.schema)
@@ -138,7 +137,6 @@ class _Steps:
         self.classes = classes
         self.identity = None  # of the images, for the manifest of what MATERIALIZE writes
         self.handed_over: list[str] = []  # layers whose hand-over tensors the target keeps
-        self.superseded: list[Path] = []  # versions of layers written again, read until the end
         self.image_versions = None  # (KEY, VERSION) of every image, as the run found them
         self.versions_view: str | None = None
         self.stale, self.stale_view = None, None  # the keys a refresh infers
@@ -321,14 +319,13 @@ class _Steps:
             frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             if writes:
+                # Each layer's version has a directory of its own: only recording it is shared.
+                directory, rows = materialize.write_version(
+                    frame, q, layer.name, self.image_versions, appended
+                )
+                entry = materialize.entry(q, layer, self.identity, rows, directory)
                 with self.publishing:
-                    directory, rows = materialize.write_version(
-                        frame, q, layer.name, self.image_versions, appended
-                    )
-                    entry = materialize.entry(q, layer, self.identity, rows, directory)
-                    replaced = materialize.record(q.materialize, layer.name, entry)
-                    if replaced is not None:
-                        self.superseded.append(replaced)
+                    materialize.record(q.materialize, layer.name, entry)
                     recorded.remember(self.spark, q.materialize)
                     if written is not None:
                         written()

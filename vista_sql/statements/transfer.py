@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError
-from vista_sql.execution import checks, feature_tables, materialize, runner
+from vista_sql.execution import checks, feature_tables, image_versions, materialize, runner
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
@@ -116,7 +116,10 @@ def run_statement(
     statement_ids = [next(_statement_ids) for _ in queries]
     # Held from before the manifests are read: a second statement writing a target meanwhile
     # would plan from what the first is replacing.
-    with materialize.locked(q.materialize for q in queries if q.materialize):
+    with (
+        materialize.locked(q.materialize for q in queries if q.materialize),
+        image_versions.held(),
+    ):
         plans, counts = plan_all(spark, queries)
         with failures.during("the checks before inference"):
             checks.before_run(spark, plans[0], counts)  # the CNNs share the joined rows
@@ -130,6 +133,9 @@ def run_statement(
                 queries[0].feature_table, as_written or tree.sql(dialect="vista"), labels
             )
             feature_tables.publish(spark, info)
+        for q in queries:
+            if q.materialize:  # only now: until the views above were replaced they named them
+                materialize.sweep_versions(q.materialize, [layer.name for layer in q.layers])
     return result, plans
 
 
