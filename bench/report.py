@@ -45,6 +45,8 @@ def load(presets: list[str] | None = None) -> list[dict]:
         if presets and file.stem not in presets:
             continue
         payload = json.loads(file.read_text())
+        if "runs" not in payload:
+            continue  # a series with its own table (incremental, paper scale), noted in NOTES.md
         for run in payload["runs"]:
             # Re-read the raw py-spy profiles, so summaries follow the current categories.
             key = (run["series"], run["system"], run["cnn"], run["k"], run["n"], run["budget"])
