@@ -16,6 +16,7 @@ DECODE_SECONDS = 0.004  # per image: Pillow decode and resize
 # worker, UnsafeRows into the stage's cache, and back through Arrow to numpy in the next stage.
 # bench/ measured 7-11 ns (ResNet50 conv4/conv5 hand-over stages, N = 200 and 1000, 2 shared cores).
 SERDE_SECONDS_PER_BYTE = 6e-9
+SERDE_MEASURED_TASKS = 2  # ...as wall time with this many tasks serializing at once
 SPILL_SECONDS_PER_BYTE = 1 / 200e6  # write and read back what does not fit in storage memory
 SHUFFLE_SECONDS_PER_BYTE = 1 / 300e6
 READ_SECONDS_PER_BYTE = 1 / 200e6  # Parquet features written by an earlier MATERIALIZE INTO
@@ -69,13 +70,15 @@ def seconds(
     compute = rows * (flops / (FLOPS_PER_CORE * busy) + decodes * DECODE_SECONDS / busy)
     handover = 0.0
     if strategy == Strategy.STAGED:
+        # Each task serializes its own rows: the hand-over is split like the compute.
         handover = rows * sum(4 * layer.frontier_floats for layer in w.layers[:-1])
-        handover *= 2 * SERDE_SECONDS_PER_BYTE
+        handover *= 2 * SERDE_SECONDS_PER_BYTE * SERDE_MEASURED_TASKS / busy
     spill = max(0, peak_storage(w, strategy, placement) - storage) * SPILL_SECONDS_PER_BYTE
     shuffle = 0.0
     if placement == JoinPlacement.AFTER:
         shuffle = sum(stage_bytes(w, strategy, placement)) * SHUFFLE_SECONDS_PER_BYTE
-    return compute + handover + spill + shuffle
+    # Every node does its share of each part: rows, spills and shuffled bytes are cluster totals.
+    return (compute + handover + spill + shuffle) / max(1, w.nodes)
 
 
 def load_seconds(rows: int, feature_dim: int) -> float:

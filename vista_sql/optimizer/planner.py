@@ -64,7 +64,7 @@ def plan(
     MATERIALIZE INTO statements recorded, the hints (the query's OPTIONS unless given) and the
     CNN's profile (measured from its graph unless given)."""
     hints = dict(query.options) if hints is None else dict(hints)
-    work, footprint = workloads.build(query, statistics, resources.cores, profile)
+    work, footprint = workloads.build(query, statistics, resources.cores, profile, resources.nodes)
     largest = max(cost.stage_bytes(work, Strategy.STAGED, JoinPlacement.BEFORE))
     chosen = system_config.search(
         resources,
@@ -93,9 +93,9 @@ def plan(
     if decision.refresh_rows is not None:
         work = reuse.refreshing(work, decision.refresh_rows)
     if loaded and computed.layers:
-        work, _ = workloads.build(computed, statistics, resources.cores, profile)
+        work, _ = workloads.build(computed, statistics, resources.cores, profile, resources.nodes)
         if start is not None:
-            full, _ = workloads.build(query, statistics, resources.cores, profile)
+            full, _ = workloads.build(query, statistics, resources.cores, profile, resources.nodes)
             work = reuse.continued(full, start.layer.name)
     unplanned = draft(computed if loaded and computed.layers else query)
     unplanned = dataclasses.replace(

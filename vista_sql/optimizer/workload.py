@@ -32,7 +32,11 @@ def profile(query: TransferQuery) -> Profile:
 
 
 def build(
-    query: TransferQuery, stats: Statistics, cores: int, given: Profile | None = None
+    query: TransferQuery,
+    stats: Statistics,
+    cores: int,
+    given: Profile | None = None,
+    nodes: int = 1,
 ) -> tuple[Workload, ModelFootprint]:
     """The workload and footprint of `query`; a `given` profile is used for whichever of its
     layers the query asks for (a subset of its layers keeps their costs as given)."""
@@ -58,5 +62,6 @@ def build(
         rows_after=stats.images,
         structured_row_bytes=carried,
         cores=cores,
+        nodes=nodes,
     )
     return workload, footprint

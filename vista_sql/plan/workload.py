@@ -20,8 +20,9 @@ class Workload:
     rows_before: int  # images that survive the join: inferred when the join comes first
     rows_after: int  # all images: inferred when the join comes after
     structured_row_bytes: int  # X, label and split flag carried per row
-    cores: int
+    cores: int  # per machine (executor)
     decoded: bool = True  # False when inference starts from stored tensors, not images
+    nodes: int = 1  # machines (executors) the rows are spread over, each with `cores`
 
 
 @dataclass(frozen=True)

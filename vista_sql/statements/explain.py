@@ -171,7 +171,8 @@ def _cost_inputs(plan: PhysicalPlan) -> list[str]:
         "== cost inputs ==",
         f"Eq. 1 row bytes = {ALPHA}·(8 + 8 + 4·floats)"
         f" + carried {work.structured_row_bytes} B; rows before join {work.rows_before}, "
-        f"after {work.rows_after}; {work.cores} core(s){source}",
+        f"after {work.rows_after}; {work.cores} core(s)"
+        f"{f' × {work.nodes} node(s)' if work.nodes > 1 else ''}{source}",
         f"throughput {cost.FLOPS_PER_CORE / 1e9:.0f} GFLOP/s per core, decode "
         f"{cost.DECODE_SECONDS * 1e3:.1f} ms/image, hand-over "
         f"{cost.SERDE_SECONDS_PER_BYTE * 1e9:.1f} ns/byte each way, "
