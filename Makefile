@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-fast check-java check-chromium lint clean bench bench-quick bench-onnx \
-	bench-incremental bench-paper
+	bench-incremental bench-paper bench-cost-error
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
@@ -75,3 +75,8 @@ bench-incremental: check-java $(STAMP)
 # data, no Spark, no Java; the CNNs are built on the CPU only for their layer shapes and FLOPs.
 bench-paper: $(STAMP)
 	$(BIN)/python -m bench.paper_scale
+
+# The cost model's estimates beside the measured CNN stages of the runs already recorded in
+# bench/results/{quick,full}.json (bench/cost_error.py): reads JSON only, no Spark, no Java.
+bench-cost-error: $(STAMP)
+	$(BIN)/python -m bench.cost_error
