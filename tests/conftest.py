@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
 import demo_data  # noqa: E402
+import growing  # noqa: E402
 
 DEMO_IMAGES = 40
 
@@ -114,3 +116,24 @@ def demo_views_sql(demo_dir: Path) -> str:
 def demo_views(vista, demo_dir):
     vista.sql(demo_views_sql(demo_dir))
     return demo_dir
+
+
+# -- images that grow between statements (tests/growing.py) --
+
+
+@pytest.fixture(scope="session")
+def onnx_block(tmp_path_factory):
+    import onnx_models  # builds the graph with onnx: only for the tests that ask for it
+
+    return onnx_models.resnet_basic_block(tmp_path_factory.mktemp("refresh") / "block.onnx")
+
+
+@pytest.fixture()
+def growing_folder(vista, demo_views, tmp_path):
+    """A folder of the first demo images behind the view `growing` (tests/growing.py)."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for image in sorted(demo_views.joinpath("images").glob("*.png"))[: growing.FIRST]:
+        shutil.copy(image, folder)
+    vista.sql(growing.growing_views(folder))
+    return folder

@@ -5,15 +5,11 @@ picks up where it stopped with the same result as an undisturbed run."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from killed_driver import kill_when
 from tolerances import same_metrics
 
 from vista_sql.execution.recorded import REUSE_PATHS
@@ -106,10 +102,6 @@ def test_a_record_of_changed_images_is_never_loaded_as_it_is(vista, spark, demo_
     assert sum(count for _, count in vista.last_metrics["inferred"].values()) > 0
 
 
-def _cli() -> str:
-    return str(Path(sys.executable).with_name("vista-sql"))
-
-
 def _recorded_layers(target: Path) -> dict:
     manifest = target / MANIFEST
     return json.loads(manifest.read_text())["layers"] if manifest.exists() else {}
@@ -124,23 +116,12 @@ def test_a_killed_driver_leaves_only_complete_layers_and_the_re_run_resumes(
     # Staged: the plan that hands tensors on from one layer to the next (and so can resume).
     statement = _statement(tail=f"MATERIALIZE INTO '{target}' OPTIONS (plan = 'staged')")
     script.write_text(views + statement + ";\n")
-    job = subprocess.Popen(
-        [_cli(), "-f", str(script)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its JVM and Python workers die with it
+    # Killed as soon as a layer and the tensors it hands on are recorded: mid-statement.
+    kill_when(
+        script,
+        lambda: any("handover" in e for e in _recorded_layers(target).values()),
+        "a layer was recorded",
     )
-    try:
-        deadline = time.monotonic() + 300
-        # Killed as soon as a layer and the tensors it hands on are recorded: mid-statement.
-        while job.poll() is None and time.monotonic() < deadline:
-            if any("handover" in e for e in _recorded_layers(target).values()):
-                break
-            time.sleep(0.1)
-        assert job.poll() is None, "the job ended before a layer was recorded"
-    finally:
-        os.killpg(job.pid, signal.SIGKILL)
-        job.wait()
 
     written = _recorded_layers(target)
     assert 1 <= len(written) < len(LAYERS)
