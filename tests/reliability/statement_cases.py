@@ -144,11 +144,12 @@ STATEMENTS = [
         "unknown column 'popular' in the structured table; did you mean 'is_popular'?",
     ),
     _s(
-        "string label",
-        "`LABEL category` (a string)",
-        statement(train="logistic_regression (LABEL category)"),
+        "string label for a regressor",
+        "`LABEL category` (class names) for linear_regression",
+        statement(train="linear_regression (LABEL category)"),
         VistaBindError,
-        "label column 'category' is string; expected a numeric or boolean column",
+        "label column 'category' holds class names (string); linear_regression is a regressor "
+        "and needs a numeric label",
     ),
     _s(
         "string feature",

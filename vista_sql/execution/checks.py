@@ -18,11 +18,15 @@ from pyspark.sql import functions as F
 from vista_sql.errors import VistaExecutionError
 from vista_sql.execution import lowering
 from vista_sql.ml import models
+from vista_sql.plan import nodes
 
 log = logging.getLogger("vista_sql")
 
 SKIPPED_VIEW = "vista_skipped"
 SAMPLE = 3  # keys named in a warning
+# Class names a label may hold: beyond this it is more likely a key or free text than classes,
+# and every class is a literal in the statement's SQL and a probability in every prediction.
+MAX_CLASSES = 1000
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,27 @@ def count(spark, query, baseline_sql: str) -> Counts:
         .first()
     )
     return Counts(rows, keys, null_labels, values, image_rows, image_keys, int(image_bytes or 0))
+
+
+def classes(spark, query: nodes.TransferQuery) -> tuple[str, ...]:
+    """A label of class names: its values in the joined rows, most frequent first and then by
+    name (StringIndexer's order), in one job before any image is inferred."""
+    label = F.col(lowering.quoted(lowering.LABEL))
+    counted = (
+        spark.sql(lowering.baseline_sql(nodes.draft(query)))
+        .where(label.isNotNull())
+        .groupBy(label)
+        .count()
+        .orderBy(F.desc("count"), label)
+        .limit(MAX_CLASSES + 1)
+        .collect()
+    )
+    if len(counted) > MAX_CLASSES:
+        raise VistaExecutionError(
+            f"the label '{query.label}' holds more than {MAX_CLASSES:,} distinct class names in "
+            "the joined rows; a classifier here takes at most that many"
+        )
+    return tuple(row[0] for row in counted)
 
 
 def before_run(spark, plan, counts: Counts) -> None:

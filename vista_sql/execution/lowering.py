@@ -87,6 +87,25 @@ def _is_test(plan: PhysicalPlan, key: exp.Expr) -> exp.Expr:
     return exp.LT(this=bucket, expression=exp.Literal.number(round(q.split * SPLIT_BUCKETS)))
 
 
+def label_index(q) -> exp.Expr:
+    """The label MLlib trains on: a double; a class name's index in `q.classes` (the name itself
+    while the classes are not read yet, which only checks.classes does)."""
+    label = quoted_column(q.label, TABLE)
+    if q.classes is None:
+        return exp.cast(label, "double")
+    if not q.classes:
+        return label
+    # Names become string literals, which the generator escapes: never pasted into the SQL.
+    pairs = [
+        part
+        for index, name in enumerate(q.classes)
+        for part in (exp.Literal.string(name), exp.Literal.number(index))
+    ]
+    names = exp.Anonymous(this="map", expressions=pairs)
+    found = exp.Anonymous(this="try_element_at", expressions=[names, label])
+    return exp.cast(found, "double")
+
+
 def _joined(plan: PhysicalPlan, images: exp.Expr, key: exp.Expr, extra: list[exp.Expr]):
     """SELECT key, [extra], X, label, split flag FROM images JOIN structured: the shared core."""
     q = plan.query
@@ -94,7 +113,7 @@ def _joined(plan: PhysicalPlan, images: exp.Expr, key: exp.Expr, extra: list[exp
         exp.alias_(key, KEY, quoted=True),
         *extra,
         *(quoted_column(f, TABLE) for f in q.features),
-        exp.alias_(exp.cast(quoted_column(q.label, TABLE), "double"), LABEL, quoted=True),
+        exp.alias_(label_index(q), LABEL, quoted=True),
         exp.alias_(_is_test(plan, key.copy()), IS_TEST, quoted=True),
     ).from_(images)
     select = select.join(

@@ -36,7 +36,8 @@ from vista_sql.plan.vocabulary import Cut
 from vista_sql.spark import remote
 
 FUNCTION = "vista_predict_model"
-FUNCTION_SCHEMA = "struct<prediction: double, probability: array<double>>"
+# `label`: the predicted class's name, for a model trained on a label of class names.
+FUNCTION_SCHEMA = "struct<prediction: double, probability: array<double>, label: string>"
 # vista_predict_model runs inside any SQL, where nothing plans it: the optimizer's largest batch.
 FUNCTION_BATCH = BATCHES[0]
 
@@ -120,7 +121,7 @@ def predict(spark, p: Prediction) -> object:
     rows = spark.sql(predict_sql(p)).where(F.col(f"{lowering.OUT}.error").isNull())
     rows = rows.withColumn(IMAGE_VECTOR, array_to_vector(F.col(f"{lowering.OUT}.features")[0]))
     out = saved.load_pipeline(p.root, p.name).transform(rows)
-    columns = [F.col(lowering.KEY).alias(p.query.key), F.col("prediction")]
+    columns = [F.col(lowering.KEY).alias(p.query.key), _named(p.meta, F.col("prediction"))]
     if p.meta["task"] == "classification":
         probability = (
             vector_to_array(F.col("probability"))
@@ -129,6 +130,23 @@ def predict(spark, p: Prediction) -> object:
         )
         columns.append(probability.alias("probability"))
     return out.select(*columns)
+
+
+def _named(meta: dict, prediction):
+    """A class-name model's prediction as the class's name (literals: never SQL text)."""
+    names = meta.get("classes")
+    if not names:
+        return prediction
+    index = prediction.cast("int") + F.lit(1)
+    return F.element_at(F.array(*(F.lit(name) for name in names)), index).alias("prediction")
+
+
+def class_names(meta: dict, values) -> list:
+    """`values` (predicted indices) as the model's class names; None where there is none."""
+    names = meta.get("classes")
+    if not names:
+        return [None] * len(values)
+    return [None if v is None or not 0 <= int(v) < len(names) else names[int(v)] for v in values]
 
 
 # -- vista_predict_model ----------------------------------------------------------------------
@@ -165,7 +183,7 @@ def _structured(meta: dict, x: pd.DataFrame) -> np.ndarray:
     return x[columns].astype("float64").to_numpy() if columns else np.zeros((len(x), 0))
 
 
-def _predict_group(root: str, threads: int, name: str, image, x) -> tuple[list, list]:
+def _predict_group(root: str, threads: int, name: str, image, x) -> tuple[list, list, list]:
     from vista_sql.execution.inference import runner_for
 
     meta = _meta(root, name)
@@ -183,14 +201,14 @@ def _predict_group(root: str, threads: int, name: str, image, x) -> tuple[list, 
         if frame["error"].iloc[i] is None and not np.isnan(structured[i]).any()
     ]
     if not usable:
-        return predictions, probabilities
+        return predictions, probabilities, [None] * len(image)
     features = np.stack([np.asarray(frame["features"].iloc[i][0], np.float64) for i in usable])
     inputs = np.hstack([structured[usable], features])
     values, probability = linear.apply(meta["linear"], inputs)
     for slot, row in enumerate(usable):
         predictions[row] = float(values[slot])
         probabilities[row] = None if probability is None else probability[slot]
-    return predictions, probabilities
+    return predictions, probabilities, class_names(meta, predictions)
 
 
 def predict_model_function(root: str, threads: int):
@@ -198,18 +216,16 @@ def predict_model_function(root: str, threads: int):
 
     @pandas_udf(FUNCTION_SCHEMA)
     def vista_predict_model(name: pd.Series, image: pd.Series, x: pd.DataFrame) -> pd.DataFrame:
-        predictions: list = [None] * len(name)
-        probabilities: list = [None] * len(name)
+        out = {column: [None] * len(name) for column in ("prediction", "probability", "label")}
         names = name.reset_index(drop=True)
         image, x = image.reset_index(drop=True), x.reset_index(drop=True)
         for model_name in names.dropna().unique():
             rows = np.flatnonzero((names == model_name).to_numpy())
-            values, probs = _predict_group(
-                root, threads, model_name, image.iloc[rows], x.iloc[rows]
-            )
-            for slot, row in enumerate(rows):
-                predictions[row], probabilities[row] = values[slot], probs[slot]
-        return pd.DataFrame({"prediction": predictions, "probability": probabilities})
+            found = _predict_group(root, threads, model_name, image.iloc[rows], x.iloc[rows])
+            for column, values in zip(out, found, strict=True):
+                for slot, row in enumerate(rows):
+                    out[column][row] = values[slot]
+        return pd.DataFrame(out)
 
     return vista_predict_model
 

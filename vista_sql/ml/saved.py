@@ -106,6 +106,8 @@ def save(spark, name: str, candidate: Candidate) -> dict:
         "structured": list(q.features),
         "inputs": list(result.inputs),
         "label": q.label,
+        # A label of class names: `prediction` index i is classes[i], as is probability[i].
+        "classes": list(q.classes) if q.classes is not None else None,
         "learner": learner.name,
         "task": learner.task,
         "params": {k: list(v) if isinstance(v, tuple) else v for k, v in q.params},

@@ -45,6 +45,25 @@ def _is_numeric(spark_type: str) -> bool:
     return spark_type in NUMERIC or spark_type.startswith("decimal")
 
 
+def _label_classes(label: str, spark_type: str, learner, where) -> tuple[str, ...] | None:
+    """None for a numeric or boolean label; () for class names, which the statement layer reads
+    from the joined rows before planning (TransferQuery.classes)."""
+    if _is_numeric(spark_type):
+        return None
+    if spark_type != "string" and not spark_type.startswith(("varchar", "char")):
+        raise _error(
+            f"label column '{label}' is {spark_type}; expected a numeric, boolean or string column",
+            where,
+        )
+    if learner.task != "classification":
+        raise _error(
+            f"label column '{label}' holds class names ({spark_type}); {learner.name} is a "
+            "regressor and needs a numeric label",
+            where,
+        )
+    return ()
+
+
 class Binder:
     def __init__(self, spark, registry: dict[str, cnn_models.ModelRef] | None = None):
         self.spark = spark
@@ -65,17 +84,12 @@ class Binder:
         images, key, image, table, join_columns, condition, where = self.sources(stmt)
         train = stmt.args["train"]
         label = self._column(table, train.args["label"], "structured")
-        label_type = dict(table.columns)[label]
-        if not _is_numeric(label_type):
-            raise _error(
-                f"label column '{label}' is {label_type}; expected a numeric or boolean column",
-                train.args["label"],
-            )
         features = self._features(train, table, exclude={label, *join_columns})
         try:
             learner = models.lookup(train.this.name)
         except VistaBindError as error:
             raise error.at(*position(train.this)) from None
+        classes = _label_classes(label, dict(table.columns)[label], learner, train.args["label"])
         params = [_param(p) for p in train.args.get("params") or []]
         try:
             resolved = models.resolve_params(learner, params)
@@ -112,6 +126,7 @@ class Binder:
             join_condition=condition,
             where=where,
             label=label,
+            classes=classes,
             features=features,
             model=learner.name,
             params=resolved,

@@ -59,6 +59,10 @@ class TransferQuery:
     metrics: tuple[str, ...] = ("accuracy", "f1", "auc")
     folds: int | None = None  # EVALUATE CROSS VALIDATE k
     feature_table: str | None = None  # MATERIALIZE INTO TABLE: its name; `materialize` its path
+    # A label of class names: the names in index order (most frequent first, then by name, as
+    # Spark's StringIndexer orders them), () until read from the joined rows; None for a numeric
+    # or boolean label, trained on as it is.
+    classes: tuple[str, ...] | None = None
 
 
 UNKNOWN_SIZE = 2**62  # Statistics.structured_bytes of a source Spark has no estimate for

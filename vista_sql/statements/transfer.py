@@ -8,6 +8,7 @@ the result gains a first column `cnn` (NULL on the baseline row); with one it ke
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
@@ -31,6 +32,10 @@ def plan_all(spark, queries) -> tuple[list, checks.Counts]:
     """A plan per CNN: what the session holds (facts.gather), then the optimizer on those values;
     and the joined rows' counts, which do not depend on the CNN (counted once, for the first)."""
     plans, counts = [], None
+    if queries[0].classes == ():  # the CNNs share the label and its joined rows
+        with failures.during("reading the label's classes"):
+            names = checks.classes(spark, queries[0])
+        queries = [dataclasses.replace(q, classes=names) for q in queries]
     for query in queries:
         found = facts.gather(spark, query, counts)
         counts = found.counts
