@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
+from matplotlib.container import ErrorbarContainer
 from nbclient import NotebookClient
 from traitlets.config import Config
 
@@ -104,10 +105,11 @@ def test_errors_are_one_line_without_a_traceback(ipython):
 RESULT = """\
 %%vista_sql --spark spark --plot -o metrics
 SELECT * FROM VALUES
-  ('(structured only)', 3, 30L, 10L, 0.7D, 0.65D, 0.75D, 1.0D),
-  ('block_15_add', 643, 30L, 10L, 0.8D, 0.78D, 0.9D, 2.0D),
-  ('global_average_pooling2d', 1283, 30L, 10L, 0.9D, 0.88D, 0.95D, 1.5D)
-  AS t(layer, feature_dim, n_train, n_test, accuracy, f1, auc, seconds)"""
+  ('(structured only)', 3, 30L, 10L, 0.7D, 0.6D, 0.8D, 0.65D, 0.75D, 1.0D),
+  ('block_15_add', 643, 30L, 10L, 0.8D, 0.7D, 0.9D, 0.78D, 0.9D, 2.0D),
+  ('global_average_pooling2d', 1283, 30L, 10L, 0.9D, 0.85D, 0.95D, 0.88D, 0.95D, 1.5D)
+  AS t(layer, feature_dim, n_train, n_test, accuracy, accuracy_low, accuracy_high, f1, auc,
+       seconds)"""
 
 
 def test_plot_draws_metric_bars_by_layer_and_the_baseline_as_lines(ipython):
@@ -128,6 +130,14 @@ def test_plot_draws_metric_bars_by_layer_and_the_baseline_as_lines(ipython):
     assert heights == [0.78, 0.8, 0.88, 0.9, 0.9, 0.95]  # accuracy, F1, AUC of each image layer
     baselines = [line for line in axes.get_lines() if line.get_linestyle() == "--"]
     assert sorted(line.get_ydata()[0] for line in baselines) == [0.65, 0.7, 0.75]
+    # Only accuracy carries its interval here: one set of error bars, from _low to _high.
+    errors = [c for c in axes.containers if isinstance(c, ErrorbarContainer)]
+    assert len(errors) == 1
+    segments = errors[0].lines[2][0].get_segments()
+    assert sorted((round(a[1], 6), round(b[1], 6)) for a, b in segments) == [
+        (0.7, 0.9),
+        (0.85, 0.95),
+    ]
 
 
 def test_plot_of_a_result_without_metrics_is_a_one_line_error(ipython):

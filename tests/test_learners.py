@@ -171,8 +171,9 @@ def test_grid_cross_validation_infers_each_image_once(vista, demo_views, model):
         "feature_dim",
         "n_train",
         "n_test",
-        "f1",
-        "weighted_recall",
+        *(f"{m}{end}" for m in ("f1", "weighted_recall") for end in ("", "_low", "_high")),
+        "vs_baseline",
+        "p_value",
         "best_params",
         "seconds",
     ]

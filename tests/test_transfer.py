@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
+from tolerances import METRIC
 
 from vista_sql.execution.runner import BASELINE
+from vista_sql.plan.binder import DEFAULT_SEED
 
 STATEMENT = """
 TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (global_average_pooling2d, block_15_add)
@@ -23,6 +26,8 @@ TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM LAYERS (global_average_pooling
 def result(vista, demo_views, tmp_path_factory):
     out = tmp_path_factory.mktemp("transfer") / "features"
     frame = vista.sql(STATEMENT.format(where="", materialize=f"MATERIALIZE INTO '{out}'"))
+    # Kept under another name: a later TRANSFER in this file replaces vista_held_out.
+    vista.spark.table("vista_held_out").createOrReplaceTempView("transfer_held_out")
     return frame, out
 
 
@@ -33,9 +38,9 @@ def test_result_has_one_row_per_layer_deepest_last_after_the_baseline(result):
         "feature_dim",
         "n_train",
         "n_test",
-        "accuracy",
-        "f1",
-        "auc",
+        *(f"{m}{end}" for m in ("accuracy", "f1", "auc") for end in ("", "_low", "_high")),
+        "vs_baseline",
+        "p_value",
         "seconds",
     ]
     rows = frame.collect()
@@ -46,6 +51,66 @@ def test_result_has_one_row_per_layer_deepest_last_after_the_baseline(result):
         structured + 2 * 2 * 160,
         structured + 1280,
     ]
+
+
+def test_intervals_and_p_values_equal_an_independent_computation(result, spark):
+    """The 95 % bootstrap intervals and the p-values, recomputed from vista_held_out one
+    resample at a time with scikit-learn and SciPy (the product scores all resamples at once)."""
+    from scipy import stats
+    from sklearn import metrics
+
+    frame, _ = result
+    rows = {r.layer: r for r in frame.collect()}
+    held = {}
+    for h in spark.table("transfer_held_out").collect():
+        held.setdefault(h.layer, []).append(h)
+    measures = {
+        "accuracy": lambda y, p, _: float(np.mean(y == p)),
+        "f1": lambda y, p, _: metrics.f1_score(y, p, average="weighted", zero_division=0),
+        "auc": _mann_whitney_auc,
+    }
+    base = sorted(held[BASELINE], key=lambda h: int(h.key))
+    for layer, row in rows.items():
+        mine = sorted(held[layer], key=lambda h: int(h.key))
+        assert [h.key for h in mine] == [h.key for h in base]  # the same held-out rows
+        y, p, s = (
+            np.array([getattr(h, c) for h in mine]) for c in ("label", "prediction", "score")
+        )
+        # The same seeded draws for every row of the result: one block at this size.
+        draws = np.random.default_rng(DEFAULT_SEED).integers(0, len(y), size=(1000, len(y)))
+        for name, measure in measures.items():
+            whole = measure(y, p, s)
+            # MLlib's evaluators and scikit-learn add the same terms in another order.
+            assert getattr(row, name) == pytest.approx(whole, abs=METRIC), (layer, name)
+            per_draw = [measure(y[d], p[d], s[d]) for d in draws]
+            low, high = np.nanpercentile(per_draw, [2.5, 97.5])
+            assert (getattr(row, f"{name}_low"), getattr(row, f"{name}_high")) == pytest.approx(
+                (low, high), abs=METRIC
+            ), (layer, name)
+        if layer == BASELINE:
+            assert row.vs_baseline is None and row.p_value is None
+            continue
+        assert row.vs_baseline == pytest.approx(row.accuracy - rows[BASELINE].accuracy, abs=1e-15)
+        right, base_right = y == p, np.array([h.label == h.prediction for h in base])
+        only_layer, only_base = int((right & ~base_right).sum()), int((~right & base_right).sum())
+        both = only_layer + only_base
+        exact = (
+            1.0
+            if both == 0
+            else min(1.0, 2 * stats.binom.cdf(min(only_layer, only_base), both, 0.5))
+        )
+        assert row.p_value == pytest.approx(exact, abs=1e-12), layer
+
+
+def _mann_whitney_auc(y, _, score) -> float:
+    """AUC as the Mann-Whitney U of the positives' scores over the negatives' (ties count 1/2)."""
+    from scipy import stats
+
+    positive, negative = score[y == 1], score[y == 0]
+    if not len(positive) or not len(negative):
+        return math.nan
+    u = stats.mannwhitneyu(positive, negative, method="asymptotic").statistic
+    return u / (len(positive) * len(negative))
 
 
 def test_every_row_is_trained_and_evaluated_on_the_same_split(result, spark):

@@ -108,7 +108,11 @@ def interrupted(demo_dir, tmp_path_factory):
 def test_a_transfer_piped_to_csv_prints_only_its_rows(interrupted):
     rows = list(csv.reader(io.StringIO(interrupted["stdout"])))
     assert rows[:2] == [["key", "value"], ["spark.sql.shuffle.partitions", "3"]]
-    assert rows[2] == [*"layer feature_dim n_train n_test accuracy f1 auc seconds".split()]
+    metrics = [f"{m}{end}" for m in ("accuracy", "f1", "auc") for end in ("", "_low", "_high")]
+    assert rows[2] == ["layer", "feature_dim", "n_train", "n_test", *metrics, "vs_baseline"] + [
+        "p_value",
+        "seconds",
+    ]
     assert [r[0] for r in rows[3:5]] == ["(structured only)", "global_average_pooling2d"]
     # No progress bars, cursor codes or colour when nobody watches a terminal.
     assert "/20 images" not in interrupted["stderr"]

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -32,8 +32,10 @@ from vista_sql.execution import (
     lowering,
     materialize,
     recorded,
+    results,
     udfs,
 )
+from vista_sql.execution.results import BASELINE, result_schema
 from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
 from vista_sql.plan.vocabulary import Cut, StageInput, Strategy
@@ -41,19 +43,9 @@ from vista_sql.spark import failures, remote
 
 log = logging.getLogger("vista_sql")
 
-BASELINE = "(structured only)"
 # Fits at once: enough to overlap their job latencies on 2 cores without each one's cached,
 # assembled rows crowding storage memory.
 TRAINING_THREADS = 3
-
-
-def result_schema(q) -> str:
-    """layer, feature_dim, n_train, n_test, the chosen metrics, [best_params], seconds."""
-    columns = ["layer string", "feature_dim int", "n_train long", "n_test long"]
-    columns += [f"{metric} double" for metric in q.metrics]
-    if q.folds or any(isinstance(v, models.Grid) for _, v in q.params):
-        columns.append("best_params string")
-    return ", ".join([*columns, "seconds double"])
 
 
 # An extraction (REFRESH FEATURES) writes each layer's rows and trains nothing.
@@ -67,6 +59,8 @@ class RunResult:
     frame: DataFrame  # result_schema's columns, the baseline first, then layer by layer
     inferred: dict[int, tuple[str, int | None]]  # stage index → (what it reads, rows inferred)
     loaded: dict[str, str]  # layer → where its recorded features were loaded from
+    baseline: training.TrainingResult | None = None  # what every layer is compared with
+    held_out: dict = field(default_factory=dict)  # layer → its held-out predictions
 
     def metrics(self) -> dict:
         return {"inferred": dict(self.inferred), "loaded": dict(self.loaded)}
@@ -78,13 +72,13 @@ def run(
     statement_id: int,
     counts: checks.Counts,
     *,
-    baseline: bool = True,
+    baseline: bool | training.TrainingResult = True,
     on_model=None,
     train: bool = True,
 ) -> RunResult:
     """Run the plan: the baseline's rows, loaded layers, each stage, then the rows collected.
 
-    `baseline=False` when another CNN of the same statement trains the (identical) baseline;
+    `baseline`: another CNN's fit of the (identical) baseline, when that CNN's run trained it;
     `on_model(layer, result)` sees every layer's fitted model in layer order (SAVE BEST AS);
     `train=False` only writes the layers to MATERIALIZE INTO (rows of EXTRACTION_SCHEMA).
     """
@@ -93,12 +87,17 @@ def run(
     steps = _Steps(spark, plan, on_model, counts.classes, train)
     try:
         steps.versions(statement_id)
-        rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline and train)
+        rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline is True and train)
         rows = steps.loaded_layers()
         stage_rows, counters = steps.stages(stages, statement_id, rows_in)
         rows += stage_rows
+        compared = baseline if isinstance(baseline, training.TrainingResult) else None
         if baseline_fit is not None:
             rows.append(steps.baseline_row(baseline_fit))
+            compared = rows[-1].result
+        held_out = {f.layer: f.result.held_out for f in rows} if train else {}
+        if train:
+            rows = results.rows(rows, compared, plan.query)
         # Read once every stage ran: a stage recomputed for a later one counts again.
         inferred = {s.index: (s.reads, counter.value) for s, counter in counters}
     finally:
@@ -107,7 +106,8 @@ def run(
     steps.drop_superseded_handovers()
     order = {name: i for i, name in enumerate([BASELINE, *(x.name for x in plan.layers)])}
     frame = spark.createDataFrame(sorted(rows, key=lambda row: order[row[0]]), steps.schema)
-    return RunResult(frame, inferred, {r.layer.name: r.path for r in plan.loaded})
+    loaded = {r.layer.name: r.path for r in plan.loaded}
+    return RunResult(frame, inferred, loaded, compared if train else None, held_out)
 
 
 @dataclass(frozen=True)
@@ -283,7 +283,7 @@ class _Steps:
     def baseline_row(self, fit: Future) -> tuple:
         with failures.during("training the structured-only baseline", self.mark):
             result, seconds = fit.result()
-        return _row(BASELINE, result, seconds, self.schema)
+        return results.Fitted(BASELINE, result, seconds)
 
     def close(self, stages) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -354,7 +354,7 @@ class _Steps:
                 continue
             if self.on_model is not None:  # SAVE BEST AS: offered in layer order, ties stable
                 self.on_model(layer, result)
-            rows.append(_row(layer.name, result, seconds, self.schema))
+            rows.append(results.Fitted(layer.name, result, seconds))
         return rows
 
 
@@ -399,10 +399,3 @@ def _timed(fit, before: float, *args) -> tuple:
     """`fit(*args)` and the seconds it took, plus `before` (the work that prepared it)."""
     began = time.perf_counter()
     return fit(*args), before + time.perf_counter() - began
-
-
-def _row(layer: str, result: training.TrainingResult, seconds: float, schema: str) -> tuple:
-    row = [layer, result.feature_dim, result.n_train, result.n_test, *result.scores.values()]
-    if "best_params" in schema:
-        row.append(result.best_params)
-    return (*row, round(seconds, 2))

@@ -55,8 +55,20 @@ class PlanText(str):
         printer.text(str(self))
 
 
+def _error_bars(layers, metric: str):
+    """The 95 % intervals of a TRANSFER result as matplotlib's (below, above) bar lengths."""
+    low, high = f"{metric}_low", f"{metric}_high"
+    if low not in layers.columns or high not in layers.columns:
+        return None
+    value = layers[metric].astype(float)
+    below = (value - layers[low].astype(float)).clip(lower=0).fillna(0)
+    above = (layers[high].astype(float) - value).clip(lower=0).fillna(0)
+    return [list(below), list(above)]
+
+
 def metrics_figure(frame):
-    """Bars of each metric by layer, the structured-only baseline as a dashed line per metric.
+    """Bars of each metric by layer with their 95 % intervals as error bars, the structured-only
+    baseline as a dashed line per metric.
 
     `frame` is a TRANSFER result as pandas. matplotlib's object API, not pyplot: no global figure
     state, so nothing is drawn twice by an inline backend.
@@ -77,7 +89,15 @@ def metrics_figure(frame):
     colors = ("tab:blue", "tab:orange", "tab:green")
     for i, metric in enumerate(metrics):
         positions = [x + (i - (len(metrics) - 1) / 2) * width for x in range(len(layers))]
-        axes.bar(positions, layers[metric].fillna(0), width, label=metric, color=colors[i])
+        axes.bar(
+            positions,
+            layers[metric].fillna(0),
+            width,
+            yerr=_error_bars(layers, metric),
+            capsize=3,
+            label=metric,
+            color=colors[i],
+        )
         if not baseline.empty and baseline[metric].notna().all():
             axes.axhline(
                 float(baseline[metric].iloc[0]),

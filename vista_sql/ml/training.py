@@ -22,7 +22,7 @@ from pyspark.sql import Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 
-from vista_sql.ml import metrics, models
+from vista_sql.ml import metrics, models, uncertainty
 
 VECTOR, IMAGE_VECTOR = "__vista_vector", "__vista_image_vector"
 _BOUND_LABEL, _BOUND_HASH, _BOUND_KEY, _HASH = (
@@ -55,6 +55,8 @@ class TrainingResult:
     # The fitted MLlib model and the assembler's input columns in order (for SAVE BEST AS).
     model: object = field(default=None, compare=False, repr=False)
     inputs: tuple[str, ...] = ()
+    # The held-out rows' predictions, for intervals and the comparison with the baseline.
+    held_out: uncertainty.HeldOut | None = field(default=None, compare=False, repr=False)
 
 
 def _order(key: str, seed: int):
@@ -173,16 +175,16 @@ def fit_and_score(
     frame, inputs = assemble(
         frame, structured=structured, image_features=image_features, image_dim=image_dim
     )
-    rows = frame.select(*([VECTOR] if inputs else []), label, is_test)
+    rows = frame.select(*([VECTOR] if inputs else []), key, label, is_test)
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         dim = len(structured) + image_dim
-        return _fit(rows, learner, inputs, spec, label, is_test, dim, classes)
+        return _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes)
     finally:
         rows.unpersist()
 
 
-def _fit(rows, learner, inputs, spec, label, is_test, dim, classes) -> TrainingResult:
+def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> TrainingResult:
     # One job for the sizes of both sides and the label values each holds; it fills the cache.
     sides = {
         row[0]: (row[1], row[2])
@@ -231,5 +233,9 @@ def _fit(rows, learner, inputs, spec, label, is_test, dim, classes) -> TrainingR
         model = fitted.bestModel
     else:
         model = estimator.fit(train)
-    scored = metrics.evaluate(model.transform(test), learner.task, label, spec.metrics, classes)
-    return TrainingResult(dim, n_train, n_test, scored, best, model=model, inputs=tuple(inputs))
+    scored, held_out = metrics.evaluate(
+        model.transform(test), learner.task, key, label, spec.metrics, classes
+    )
+    return TrainingResult(
+        dim, n_train, n_test, scored, best, model=model, inputs=tuple(inputs), held_out=held_out
+    )

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
 from vista_sql.errors import VistaError, VistaExecutionError
-from vista_sql.execution import checks, feature_tables, image_versions, materialize, runner
+from vista_sql.execution import (
+    checks,
+    feature_tables,
+    image_versions,
+    materialize,
+    results,
+    runner,
+)
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
 from vista_sql.plan.binder import cnn_labels
@@ -81,11 +88,15 @@ def run(
             best.offer(saved.Candidate(label, query, layer, result))
 
         on_model = keep if best is not None else None
+        # The first CNN's run trains the baseline; the others compare with that fit.
+        baseline = True if i == 0 else (runs[labels[0]].baseline or False)
         runs[label] = runner.run(
-            spark, plan, sid, counts, baseline=i == 0, on_model=on_model, train=train
+            spark, plan, sid, counts, baseline=baseline, on_model=on_model, train=train
         )
     if best is not None:
         _save(spark, save_as, best)
+    if train:
+        results.show_held_out(spark, {label: r.held_out for label, r in runs.items()})
     if len(plans) == 1:
         return TransferResult(runs[labels[0]].frame, runs)
     rows = []
