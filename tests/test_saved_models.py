@@ -72,12 +72,20 @@ def trained(vista, models_dir):
     return vista.sql(TRANSFER).collect()
 
 
-def test_the_best_layer_by_the_first_metric_is_saved_with_its_metadata(trained, models_dir):
-    layers = [r for r in trained if r.layer != BASELINE]
+def test_the_cheapest_layer_within_the_best_ones_interval_is_saved_with_its_metadata(
+    trained, models_dir
+):
+    layers = [r for r in trained if r.layer != BASELINE]  # shallowest first: fewer FLOPs first
     best = max(layers, key=lambda r: r.f1)  # first of equals, as the statement keeps it
+    tied = [r for r in layers if best.f1_low <= r.f1 <= best.f1_high]
+    saved = min(tied, key=lambda r: (layers.index(r), -r.f1))
     meta = json.loads((models_dir / "popular" / "vista_model.json").read_text())
     # The very double the statement returned: JSON writes its shortest repr, which reads back exact.
-    assert (meta["layer"], meta["metric"], meta["metrics"]["f1"]) == (best.layer, "f1", best.f1)
+    assert (meta["layer"], meta["metric"], meta["metrics"]["f1"]) == (saved.layer, "f1", saved.f1)
+    selection = meta["selection"]
+    assert (selection["rule"], selection["best"]["layer"]) == ("cheapest", best.layer)
+    assert selection["best"]["interval"] == [best.f1_low, best.f1_high]
+    assert ("reason" in selection) == (saved.layer != best.layer)
     assert meta["cnn"]["weights"] == {"kind": "random", "seed": 3, "path": None}
     assert meta["structured"] == ["hint", "price", "weight"] and meta["label"] == "is_popular"
     assert meta["learner"] == "logistic_regression" and meta["pooling"] == {

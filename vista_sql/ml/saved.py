@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from vista_sql.catalog import models as cnn_models
+from vista_sql.catalog import staging
 from vista_sql.catalog.models import ModelRef
 from vista_sql.catalog.pooling import Pooling
 from vista_sql.catalog.weights import WeightsRef
 from vista_sql.errors import VistaBindError, VistaExecutionError, did_you_mean
-from vista_sql.ml import linear, metrics, models
+from vista_sql.ml import linear, metrics, models, uncertainty
 
 MODELS_DIR_CONF = "vista.models.dir"
 DEFAULT_DIR = "vista_models"
@@ -55,23 +57,89 @@ class Candidate:
     result: object  # training.TrainingResult
 
 
-class Best:
-    """Keeps the best candidate by the statement's first metric (larger better but rmse, mae)."""
+SELECT_RULES = ("cheapest", "best")
 
-    def __init__(self, metric: str):
-        self.metric = metric
+
+class Best:
+    """The candidate SAVE BEST AS keeps, by the statement's first metric (larger is better but
+    for rmse and mae).
+
+    `cheapest` (the default): the layer with the fewest FLOPs from the image among those whose
+    score lies within the best score's 95 % interval. Those differences are what another
+    held-out split could reverse, while the cheaper layer stays cheaper for every image the
+    model is ever applied to. `best`: the strictly best score (the first of equals).
+    """
+
+    def __init__(self, metric: str, rule: str = "cheapest", flops=None):
+        self.metric, self.rule = metric, rule
+        self.flops = flops or layer_flops  # a candidate's FLOPs per image, input to layer
         self.larger = metrics.LARGER_IS_BETTER.get(metric, True)
-        self.best: Candidate | None = None
+        self.candidates: list[Candidate] = []
 
     def offer(self, candidate: Candidate) -> None:
-        score = candidate.result.scores.get(self.metric)
-        if candidate.result.model is None or score is None:
-            return
-        if self.best is None or self._better(score, self.best.result.scores[self.metric]):
-            self.best = candidate
+        if (
+            candidate.result.model is not None
+            and candidate.result.scores.get(self.metric) is not None
+        ):
+            self.candidates.append(candidate)
 
-    def _better(self, score: float, than: float) -> bool:
-        return score > than if self.larger else score < than
+    @property
+    def best(self) -> Candidate | None:
+        return self.choose()[0]
+
+    def choose(self) -> tuple[Candidate | None, dict | None]:
+        """The candidate to save and, when there was one to choose, how it was chosen."""
+        if not self.candidates:
+            return None, None
+        sign = 1 if self.larger else -1
+        strict = max(self.candidates, key=lambda c: sign * self._score(c))  # first of equals
+        low, high = self._interval(strict)
+        chosen = strict
+        if self.rule == "cheapest" and low is not None:
+            tied = [c for c in self.candidates if low <= self._score(c) <= high]
+            chosen = min(tied, key=lambda c: (self.flops(c), -sign * self._score(c)))
+        selection = {
+            "rule": self.rule,
+            "metric": self.metric,
+            "best": self._described(strict, (low, high)),
+            "saved": self._described(chosen, self._interval(chosen)),
+        }
+        if chosen is not strict:
+            cheaper = 1 - self.flops(chosen) / self.flops(strict)
+            selection["reason"] = (
+                f"best by {self.metric}: {_shown(strict, self.metric, (low, high))}; "
+                f"{_shown(chosen, self.metric, self._interval(chosen))} is within the interval "
+                f"and {cheaper * 100:.0f} % cheaper: saved {chosen.layer.name}"
+            )
+        return chosen, selection
+
+    def _score(self, candidate: Candidate) -> float:
+        return candidate.result.scores[self.metric]
+
+    def _described(self, candidate: Candidate, interval) -> dict:
+        return {
+            "cnn": candidate.cnn_label,
+            "layer": candidate.layer.name,
+            "score": candidate.result.scores[self.metric],
+            "interval": list(interval),
+            "flops": self.flops(candidate),
+        }
+
+    def _interval(self, candidate: Candidate) -> tuple[float | None, float | None]:
+        held = candidate.result.held_out
+        if held is None:
+            return None, None
+        return uncertainty.interval(self.metric, held, candidate.query.seed)
+
+
+def layer_flops(candidate: Candidate) -> float:
+    graph = cnn_models.model_for(candidate.query.cnn).graph
+    return float(staging.layer_flops(graph, candidate.layer.name))
+
+
+def _shown(candidate: Candidate, metric: str, interval) -> str:
+    low, high = interval
+    return f"{candidate.layer.name} {candidate.result.scores[metric]:.2f} [{low:.2f}, {high:.2f}]"
 
 
 def check_free(spark, name: str, overwrite: bool) -> None:
@@ -83,7 +151,7 @@ def check_free(spark, name: str, overwrite: bool) -> None:
         )
 
 
-def save(spark, name: str, candidate: Candidate) -> dict:
+def save(spark, name: str, candidate: Candidate, selection: dict | None = None) -> dict:
     """Write the pipeline and its metadata as `<dir>/<name>/`, replacing any older one whole."""
     from pyspark.ml import PipelineModel
     from pyspark.ml.feature import VectorAssembler
@@ -117,6 +185,7 @@ def save(spark, name: str, candidate: Candidate) -> dict:
         "n_train": result.n_train,
         "n_test": result.n_test,
         "linear": linear.export(learner.name, result.model),
+        "selection": selection,  # Best.choose's: the rule, the best, what was saved and why
     }
     staging = root / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
     try:

@@ -41,6 +41,8 @@ TRANSFER_OPTIONS: dict[str, OptionSpec] = {
     # Execution settings.
     "on_error": _one_of("skip", "fail"),
     "overwrite": OptionSpec(bool, lambda v: True, "true or false"),
+    # SAVE BEST AS: the cheapest layer within the best score's interval, or the strictly best.
+    "select": _one_of("cheapest", "best"),
     "seed": OptionSpec(int, lambda v: v >= 0, "a non-negative integer"),
     "batch_size": OptionSpec(int, _positive, "a positive integer"),
     "partitions": OptionSpec(int, _positive, "a positive integer"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
@@ -30,6 +31,8 @@ from vista_sql.plan.values import position
 from vista_sql.spark import failures
 from vista_sql.statements import explain, facts
 from vista_sql.statements.context import Context, Outcome
+
+log = logging.getLogger("vista_sql")
 
 # Numbers each plan's stage tables and job groups, unique within the process.
 _statement_ids = itertools.count(1)
@@ -80,7 +83,9 @@ def run(
 ) -> TransferResult:
     """Each CNN's plan in turn; `train=False` extracts only (REFRESH FEATURES)."""
     labels = cnn_labels([p.query for p in plans])
-    best = saved.Best(plans[0].query.metrics[0]) if save_as and train else None
+    q = plans[0].query
+    rule = str(dict(q.options).get("select", "cheapest"))
+    best = saved.Best(q.metrics[0], rule) if save_as and train else None
     runs: dict[str, runner.RunResult] = {}
     for i, (label, plan, sid) in enumerate(zip(labels, plans, statement_ids, strict=True)):
 
@@ -165,9 +170,12 @@ def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
 
 
 def _save(spark, name: str, best: saved.Best) -> None:
-    if best.best is None:
+    chosen, selection = best.choose()
+    if chosen is None:
         raise VistaExecutionError(
             f"SAVE BEST AS {name}: no layer has a {best.metric} score (see the result's warnings);"
             " nothing was saved"
         )
-    saved.save(spark, name, best.best)
+    if selection and selection.get("reason"):
+        log.warning("%s", selection["reason"])
+    saved.save(spark, name, chosen, selection)
