@@ -166,6 +166,14 @@ def test_run_a_transfer_in_the_browser_and_read_the_grid_and_chart(browser, serv
     # One double shown twice, the grid rounding it to 4 decimals: equal once rounded alike.
     assert [round(v, 4) for v in shown] == [float(r["accuracy"]) for r in records[1:]]
     assert browser.find_elements(By.CSS_SELECTOR, "#chart line.baseline")
+    # Each bar's 95 % interval as an error bar, from the result's accuracy_low to accuracy_high.
+    intervals = browser.find_elements(By.CSS_SELECTOR, "#chart line.interval")
+    drawn = [
+        (float(i.get_attribute("data-low")), float(i.get_attribute("data-high"))) for i in intervals
+    ]
+    assert [(round(a, 4), round(b, 4)) for a, b in drawn] == [
+        (float(r["accuracy_low"]), float(r["accuracy_high"])) for r in records[1:]
+    ]
     # Every stage's bar ran to its end.
     stages = browser.find_elements(By.CSS_SELECTOR, "#progress tr.stage progress")
     assert stages and all(s.get_attribute("value") == s.get_attribute("max") for s in stages)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vista_sql.ml import models, training, uncertainty
+from vista_sql.plan.vocabulary import StageInput
 
 BASELINE = "(structured only)"
 
@@ -72,6 +73,22 @@ def _compared(fitted: Fitted, baseline: training.TrainingResult | None, q) -> li
     # Rows whose image could not be decoded are held out for the baseline only: pair the rest.
     layer, base = uncertainty.paired(mine.held_out, baseline.held_out)
     return [difference, uncertainty.p_value(first, layer, base, q.seed)]
+
+
+def inference_shares(plan, stage) -> list[float]:
+    """Each of a stage's layers' share of its inference time: the FLOPs between it and the
+    layer before it (the stage's input for the first), as a fraction of the stage's FLOPs."""
+    flops = {x.name: x.cumulative_flops for x in plan.workload.layers} if plan.workload else {}
+    names = [layer.name for layer in stage.layers]
+    if len(names) == 1 or not all(name in flops for name in names):
+        return [1.0 / len(names)] * len(names)
+    order = [x.name for x in plan.workload.layers]
+    first = order.index(names[0])
+    start = flops[order[first - 1]] if stage.reads != StageInput.IMAGES and first else 0.0
+    ends = [flops[name] for name in names]
+    steps = [max(0.0, b - a) for a, b in zip([start, *ends[:-1]], ends, strict=True)]
+    total = sum(steps)
+    return [step / total for step in steps] if total > 0 else [1.0 / len(names)] * len(names)
 
 
 HELD_OUT_VIEW = "vista_held_out"

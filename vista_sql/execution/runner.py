@@ -275,7 +275,8 @@ class _Steps:
         """The rows of a stage's fits, once done. Its table stays cached until then; a lazy or
         eager stage feeds no later stage and is released here."""
         stage = training.stage
-        rows = self._collect(list(training.fits), training.inference_seconds)
+        shares = results.inference_shares(self.plan, stage.stage)
+        rows = self._collect(list(training.fits), training.inference_seconds, shares)
         if stage.stage.reads == StageInput.IMAGES and self.plan.strategy != Strategy.STAGED:
             _release(self.spark, stage.table)
         return rows
@@ -342,13 +343,15 @@ class _Steps:
             if writes and appended is None:
                 frame.unpersist()
 
-    def _collect(self, fits: list[tuple], before: float) -> list[tuple]:
-        """Wait for a step's fits; the first layer's row also counts the step's own time."""
+    def _collect(self, fits: list[tuple], before: float, shares=None) -> list[tuple]:
+        """Wait for a step's fits; each row also counts its share of the step's own time (by
+        default all of it to the first)."""
         rows = []
-        for i, (layer, fit) in enumerate(fits):
+        shares = shares or [1.0] + [0.0] * (len(fits) - 1)
+        for (layer, fit), share in zip(fits, shares, strict=True):
             with failures.during(f"training on {layer.name}", self.mark):
                 result, seconds = fit.result()
-            seconds += before if i == 0 else 0
+            seconds += before * share
             if not self.training:
                 rows.append((layer.name, result, round(seconds, 2)))
                 continue

@@ -84,11 +84,15 @@ class Shell:
                     progress.CancelOnInterrupt(spark),
                     progress.track(spark, progress.terminal_bars()),
                 ):
+                    measured = self.session.last_metrics
                     frame = self.session.execute(statement)
                     columns = list(frame.columns) if frame is not None else []
                     rows = [tuple(row) for row in frame.collect()] if columns else []
                 if columns:
                     print(render(columns, rows, self.output), flush=True)
+                took = self.session.last_metrics
+                if self.output == "table" and took is not measured and "seconds" in took:
+                    print(f"TRANSFER took {took['seconds']:.1f} s in all", flush=True)
         except VistaError as error:
             self.report(error, script)
             return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import time
 from dataclasses import dataclass
 
 from vista_sql.dialect import nodes
@@ -116,8 +117,11 @@ def run(
 def handle(context: Context, tree: nodes.TransferFeatures) -> Outcome:
     """TRANSFER: bind, plan each CNN, check the rows, run; SAVE BEST AS refuses a taken name
     before anything runs."""
+    began = time.perf_counter()
     result, _ = run_statement(context, tree)
-    return Outcome(result.frame, result.metrics())
+    # Rows count what each layer cost (results.py); what the statement took is said once.
+    elapsed = round(time.perf_counter() - began, 2)
+    return Outcome(result.frame, {**result.metrics(), "seconds": elapsed})
 
 
 def run_statement(

@@ -183,12 +183,25 @@ def _chart(names: list[str], rows: list[tuple]) -> dict | None:
         if metric not in names:
             continue
         at = names.index(metric)
-        values = [(row[layer], row[at]) for row in rows if _finite(row[at])]
-        bars = [{"layer": name, "value": value} for name, value in values if name != BASELINE]
+        values = [(row[layer], row[at], _interval(names, row, metric)) for row in rows]
+        values = [v for v in values if _finite(v[1])]
+        bars = [
+            {"layer": name, "value": value, "interval": interval}
+            for name, value, interval in values
+            if name != BASELINE
+        ]
         if bars:
-            baseline = [value for name, value in values if name == BASELINE]
+            baseline = [value for name, value, _ in values if name == BASELINE]
             return {"metric": metric, "bars": bars, "baseline": baseline[0] if baseline else None}
     return None
+
+
+def _interval(names: list[str], row: tuple, metric: str) -> list[float] | None:
+    """The row's 95 % interval for `metric` ([low, high]) when the result carries one."""
+    if f"{metric}_low" not in names or f"{metric}_high" not in names:
+        return None
+    bounds = [row[names.index(f"{metric}_low")], row[names.index(f"{metric}_high")]]
+    return bounds if all(_finite(b) for b in bounds) else None
 
 
 def _finite(value) -> bool:
