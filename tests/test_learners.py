@@ -73,7 +73,7 @@ def _direct(frame, learner, params, label, task, chosen, seed=42, split=0.2):
         fixed["classifier"] = LogisticRegression(maxIter=10, regParam=0.01, elasticNetParam=0.5)
     model = estimator(featuresCol="x", labelCol=label, **fixed).fit(assembled.where(~F.col("t")))
     predictions = model.transform(assembled.where(F.col("t")))
-    return metrics.evaluate(predictions, task, label, chosen, 2)
+    return metrics.evaluate(predictions, task, "__vista_key", label, chosen, 2)[0]
 
 
 def test_split_drawn_from_keys_is_the_stratified_split(features):
@@ -153,7 +153,7 @@ def _direct_regression(frame, name, params, chosen):
         assembled.where(~F.col("t"))
     )
     predictions = model.transform(assembled.where(F.col("t")))
-    return metrics.evaluate(predictions, "regression", "price", chosen, 0)
+    return metrics.evaluate(predictions, "regression", "__vista_key", "price", chosen, 0)[0]
 
 
 def test_grid_cross_validation_infers_each_image_once(vista, demo_views, model):

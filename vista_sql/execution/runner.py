@@ -347,7 +347,7 @@ class _Steps:
         """Wait for a step's fits; each row also counts its share of the step's own time (by
         default all of it to the first)."""
         rows = []
-        shares = shares or [1.0] + [0.0] * (len(fits) - 1)
+        shares = shares or [1.0 if i == 0 else 0.0 for i in range(len(fits))]
         for (layer, fit), share in zip(fits, shares, strict=True):
             with failures.during(f"training on {layer.name}", self.mark):
                 result, seconds = fit.result()
