@@ -57,6 +57,8 @@ class TrainingResult:
     inputs: tuple[str, ...] = ()
     # The held-out rows' predictions, for intervals and the comparison with the baseline.
     held_out: uncertainty.HeldOut | None = field(default=None, compare=False, repr=False)
+    # CROSS VALIDATE k: the first metric's interval from the chosen parameters' k fold scores.
+    fold_interval: tuple[float, float] | None = None
 
 
 def _order(key: str, seed: int):
@@ -211,7 +213,7 @@ def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> Trai
     fixed = {k: v for k, v in spec.params if not isinstance(v, models.Grid)}
     grid = {k: v for k, v in spec.params if isinstance(v, models.Grid)}
     estimator = _estimator(learner, {**fixed, "labelCol": label}, dim, classes)
-    best = None
+    best, fold_interval = None, None
     if grid or spec.folds:
         builder = ParamGridBuilder()
         for name, values in grid.items():
@@ -231,11 +233,23 @@ def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> Trai
         index = max(range(len(scores)), key=lambda i: scores[i] if larger else -scores[i])
         best = ", ".join(f"{p.name}={v}" for p, v in maps[index].items()) or None
         model = fitted.bestModel
+        if spec.folds and fitted.stdMetrics:
+            fold_interval = uncertainty.fold_interval(
+                scores[index], fitted.stdMetrics[index], spec.folds
+            )
     else:
         model = estimator.fit(train)
     scored, held_out = metrics.evaluate(
         model.transform(test), learner.task, key, label, spec.metrics, classes
     )
     return TrainingResult(
-        dim, n_train, n_test, scored, best, model=model, inputs=tuple(inputs), held_out=held_out
+        dim,
+        n_train,
+        n_test,
+        scored,
+        best,
+        model=model,
+        inputs=tuple(inputs),
+        held_out=held_out,
+        fold_interval=fold_interval,
     )

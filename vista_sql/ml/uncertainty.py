@@ -100,6 +100,14 @@ def _auc(y: np.ndarray, score: np.ndarray) -> np.ndarray:
         return np.where(positives * negatives > 0, ranked / (positives * negatives), np.nan)
 
 
+def fold_interval(mean: float, population_std: float, folds: int) -> tuple[float, float]:
+    """CROSS VALIDATE k's interval for the chosen parameters: Student's t at LEVEL around the
+    folds' mean score (MLlib's stdMetrics divides by k; the t interval wants k - 1)."""
+    sample_std = population_std * np.sqrt(folds / (folds - 1))
+    half = stats.t.ppf(1 - (1 - LEVEL) / 2, folds - 1) * sample_std / np.sqrt(folds)
+    return float(mean - half), float(mean + half)
+
+
 def paired(first: HeldOut, second: HeldOut) -> tuple[HeldOut, HeldOut]:
     """Both restricted to the keys they share, in the same order."""
     if len(first.key) == len(second.key) and (first.key == second.key).all():
