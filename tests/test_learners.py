@@ -180,10 +180,9 @@ def test_grid_cross_validation_infers_each_image_once(vista, demo_views, model):
     rows = result.collect()
     assert all(r.best_params in ("numTrees=3", "numTrees=6") for r in rows[1:])
     # The first metric's interval is the folds' t interval (tests/test_uncertainty.py checks
-    # the formula): around the folds' mean of the chosen parameters, within [0, 1] for f1.
-    assert all(
-        -1 < r.f1_low <= r.f1_high < 2 and 0 <= (r.f1_low + r.f1_high) / 2 <= 1 for r in rows
-    )
+    # the formula): around the folds' mean of the chosen parameters, an f1 in [0, 1]. (With 2
+    # folds, t has 1 degree of freedom: 12.7 standard errors each side, so it may well pass 1.)
+    assert all(r.f1_low <= r.f1_high and 0 <= (r.f1_low + r.f1_high) / 2 <= 1 for r in rows), rows
     joined = rows[0].n_train + rows[0].n_test
     inferred = vista.last_metrics["inferred"]
     assert inferred and sorted(c for _, c in inferred.values()) == [joined] * len(inferred)
