@@ -1,5 +1,5 @@
-"""What a result row's `seconds` charges for inference: the stage's time split by the FLOPs each
-of its layers adds (values in, no JVM, no CNN)."""
+"""What a result row's `seconds` charges: the stage's time split by the FLOPs each of its layers
+adds (values in, no JVM), and the statement's wall time said once under the shell's table."""
 
 from __future__ import annotations
 
@@ -41,3 +41,26 @@ def test_a_stage_of_one_layer_charges_it_all():
         0.5,
         0.5,
     ]
+
+
+def test_the_shell_says_the_statements_wall_time_once_and_no_row_costs_more(
+    vista, demo_views, onnx_block, capsys
+):
+    from vista_sql.interfaces.cli import Shell
+
+    statement = (
+        f"TRANSFER FEATURES FROM MODEL '{onnx_block}' "
+        "LAYERS (`/maxpool/MaxPool_output_0`, logits) "
+        "ON images AS i (id, content) JOIN products USING (id) "
+        "TRAIN logistic_regression (LABEL is_popular, max_iter = 5) "
+        "OPTIONS (preprocess = 'torch', plan = 'eager')"
+    )
+    assert Shell(vista, "table", debug=False).run_script(statement)
+    printed = capsys.readouterr().out.strip().splitlines()
+    total = vista.last_metrics["seconds"]
+    assert printed[-1] == f"TRANSFER took {total:.1f} s in all"
+    assert printed[-2] == "3 rows"  # the baseline and two layers, the footer under the table
+    # Each row is a part of the statement: its fit and its FLOPs share of the one eager stage.
+    cells = [line.split("|")[-2] for line in printed if line.startswith("| ")][1:]  # no header
+    seconds = [float(cell) for cell in cells]
+    assert len(seconds) == 3 and all(0 < s <= total for s in seconds)
