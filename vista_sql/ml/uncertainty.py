@@ -53,6 +53,13 @@ def per_resample(metric: str, held: HeldOut, seed: int) -> np.ndarray:
     return np.concatenate([_scored(metric, held, d) for d in _draws(len(held.label), seed)])
 
 
+def point(metric: str, held: HeldOut) -> float | None:
+    """The metric on the held-out rows themselves (None where undefined, e.g. AUC with one
+    class held out)."""
+    value = float(_scored(metric, held, np.arange(len(held.label))[None, :])[0])
+    return None if np.isnan(value) else value
+
+
 def _scored(metric: str, held: HeldOut, draws: np.ndarray) -> np.ndarray:
     y, p = held.label[draws], held.prediction[draws]
     if metric == "accuracy":
