@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx_models
 import pytest
 from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import array_to_vector
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import functions as F
+from scipy import stats
 from tolerances import METRIC
 
 from vista_sql.ml import metrics, models, training
@@ -52,17 +55,19 @@ def features(vista, spark, demo_views, model, tmp_path_factory):
     return frame.cache()
 
 
-def _direct(frame, learner, params, label, task, chosen, seed=42, split=0.2):
-    """The same learner run straight on MLlib, on the same split (tree ensembles sample per
+def _assembled(frame, label, seed=42, split=0.2):
+    """The rows as MLlib sees them, on the same split as training (tree ensembles sample per
     partition, so the split is applied the way training applies it: rows stay where they are)."""
-    if task == "classification":
-        drawn = training.draw_split(frame, key="__vista_key", label=label, split=split, seed=seed)
-        frame = training.apply_split(frame, drawn, key="__vista_key", label=label, is_test="t")
-    else:
-        frame = frame.withColumn("t", F.col("__vista_is_test"))
+    drawn = training.draw_split(frame, key="__vista_key", label=label, split=split, seed=seed)
+    frame = training.apply_split(frame, drawn, key="__vista_key", label=label, is_test="t")
     frame = frame.withColumn("v", array_to_vector("features"))
     assembled = VectorAssembler(inputCols=["hint", "price", "weight", "v"], outputCol="x")
-    assembled = assembled.transform(frame)
+    return assembled.transform(frame)
+
+
+def _direct(frame, learner, params, label, task, chosen):
+    """The same learner run straight on MLlib."""
+    assembled = _assembled(frame, label)
     estimator = models.lookup(learner).estimator_class()
     fixed = dict(params)
     if learner == "mlp":
@@ -161,6 +166,42 @@ def _direct_regression(frame, name, params, chosen):
     return _mllib_scores(predictions, "regression", "price", chosen)
 
 
+def test_cross_validation_gives_every_metric_the_folds_interval(features):
+    """Each metric's interval is the t interval over the chosen parameters' fold scores: what
+    MLlib's CrossValidator reports (avgMetrics, stdMetrics) when that metric is the one it ranks
+    by. One partition, so both sides draw the same seeded folds from the same row order."""
+    frame, label, folds = features.coalesce(1), "__vista_label", 3
+    params = models.resolve_params(models.lookup("logistic_regression"), [("max_iter", 3)])
+    spec = training.TrainingSpec("logistic_regression", params, ("f1", "accuracy"), folds, 0.2, 42)
+    result = training.fit_and_score(
+        frame,
+        structured=["hint", "price", "weight"],
+        image_features="features",
+        image_dim=IMAGE_DIM,
+        key="__vista_key",
+        label=label,
+        is_test="__vista_is_test",
+        spec=spec,
+        classes=2,
+    )
+    train = _assembled(frame, label).where(~F.col("t"))
+    estimator = models.lookup("logistic_regression").estimator_class()
+    estimator = estimator(featuresCol="x", labelCol=label, **dict(params))
+    for metric in spec.metrics:
+        search = CrossValidator(
+            estimator=estimator,
+            estimatorParamMaps=ParamGridBuilder().build(),
+            evaluator=metrics.evaluator("classification", metric, label),
+            numFolds=folds,
+            seed=42,
+        ).fit(train)
+        mean, population_std = search.avgMetrics[0], search.stdMetrics[0]
+        half = stats.t.ppf(0.975, folds - 1) * population_std / np.sqrt(folds - 1)
+        # MLlib averages the same fold scores in another order: sums agree to rounding.
+        want = (mean - half, mean + half)
+        assert result.fold_intervals[metric] == pytest.approx(want, abs=METRIC), metric
+
+
 def test_grid_cross_validation_infers_each_image_once(vista, demo_views, model):
     result = vista.sql(
         TRANSFER.format(
@@ -184,10 +225,12 @@ def test_grid_cross_validation_infers_each_image_once(vista, demo_views, model):
     ]
     rows = result.collect()
     assert all(r.best_params in ("numTrees=3", "numTrees=6") for r in rows[1:])
-    # The first metric's interval is the folds' t interval (tests/test_uncertainty.py checks
-    # the formula): around the folds' mean of the chosen parameters, an f1 in [0, 1]. (With 2
-    # folds, t has 1 degree of freedom: 12.7 standard errors each side, so it may well pass 1.)
-    assert all(r.f1_low <= r.f1_high and 0 <= (r.f1_low + r.f1_high) / 2 <= 1 for r in rows), rows
+    # Both metrics' intervals are the folds' t intervals (the test above checks them against
+    # MLlib): around the folds' mean of the chosen parameters, in [0, 1]. (With 2 folds, t has 1
+    # degree of freedom: 12.7 standard errors each side, so an end may well pass 0 or 1.)
+    for metric in ("f1", "weighted_recall"):
+        ends = [(r[f"{metric}_low"], r[f"{metric}_high"]) for r in rows]
+        assert all(low <= high and 0 <= (low + high) / 2 <= 1 for low, high in ends), rows
     joined = rows[0].n_train + rows[0].n_test
     inferred = vista.last_metrics["inferred"]
     assert inferred and sorted(c for _, c in inferred.values()) == [joined] * len(inferred)

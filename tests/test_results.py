@@ -64,3 +64,41 @@ def test_the_shell_says_the_statements_wall_time_once_and_no_row_costs_more(
     cells = [line.split("|")[-2] for line in printed if line.startswith("| ")][1:]  # no header
     seconds = [float(cell) for cell in cells]
     assert len(seconds) == 3 and all(0 < s <= total for s in seconds)
+
+
+def test_a_fits_wait_for_a_task_slot_is_measured_and_left_out(spark):
+    """Work queued behind a stage that holds every slot reads its wait from Spark's record: the
+    blocker's tasks sleep BLOCK seconds after the queued job is submitted, so the queued job's
+    stage waits at least most of that (scheduling jitter is well under a second)."""
+    import threading
+    import time
+
+    from vista_sql.spark import queue_time
+
+    block, slots = 4.0, spark.sparkContext.defaultParallelism
+
+    def hold_every_slot():
+        def sleep(rows):
+            time.sleep(block)
+            yield from rows
+
+        spark.range(slots, numPartitions=slots).mapInArrow(sleep, "id long").collect()
+
+    blocker = threading.Thread(target=hold_every_slot)
+    blocker.start()
+    tracker = spark.sparkContext.statusTracker()
+    while not any(
+        (info := tracker.getStageInfo(s)) and info.numActiveTasks == slots
+        for s in tracker.getActiveStageIds()
+    ):
+        time.sleep(0.05)
+    began = time.perf_counter()
+    with queue_time.measured(spark) as waited:
+        assert spark.range(100, numPartitions=1).count() == 100
+    wall = time.perf_counter() - began
+    blocker.join()
+    assert block * 0.5 <= waited.seconds <= wall, (waited.seconds, wall)
+
+    with queue_time.measured(spark) as alone:
+        spark.range(100, numPartitions=1).count()
+    assert alone.seconds < block * 0.5, alone.seconds

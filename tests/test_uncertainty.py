@@ -81,6 +81,6 @@ def test_save_best_keeps_the_cheapest_layer_within_the_best_ones_interval():
 
 def test_cross_validation_interval_is_students_t_over_the_folds():
     folds = np.array([0.71, 0.78, 0.74])
-    low, high = uncertainty.fold_interval(folds.mean(), folds.std(), len(folds))  # MLlib's std
+    low, high = uncertainty.fold_interval(folds)
     want = stats.t.interval(0.95, 2, loc=folds.mean(), scale=stats.sem(folds))
     assert (low, high) == pytest.approx(want, abs=1e-12)

@@ -48,8 +48,8 @@ def _row(fitted: Fitted, baseline: training.TrainingResult | None, q) -> tuple:
     row: list = [fitted.layer, result.feature_dim, result.n_train, result.n_test]
     for metric, score in result.scores.items():
         low, high = (None, None)
-        if metric == q.metrics[0] and result.fold_interval is not None:
-            low, high = result.fold_interval  # CROSS VALIDATE k: the folds' interval
+        if metric in result.fold_intervals:
+            low, high = result.fold_intervals[metric]  # CROSS VALIDATE k: the folds' interval
         elif score is not None and result.held_out is not None:
             low, high = uncertainty.interval(metric, result.held_out, q.seed)
         row += [score, low, high]

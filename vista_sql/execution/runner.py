@@ -39,7 +39,7 @@ from vista_sql.execution.results import BASELINE, result_schema
 from vista_sql.ml import models, training
 from vista_sql.plan.nodes import PhysicalPlan
 from vista_sql.plan.vocabulary import Cut, StageInput, Strategy
-from vista_sql.spark import failures, remote
+from vista_sql.spark import failures, queue_time, remote
 
 log = logging.getLogger("vista_sql")
 
@@ -306,7 +306,8 @@ class _Steps:
 
     def _train_later(self, fit, before: float, *args) -> Future:
         # Wrapped here, on the statement's thread: its job tags go with the fit.
-        return self.pool.submit(remote.inheriting(self.spark, _timed), fit, before, *args)
+        timed = remote.inheriting(self.spark, _timed)
+        return self.pool.submit(timed, self.spark, fit, before, *args)
 
     def _train_layer(self, frame, layer, written_to: str | None, written=None, appended=None):
         """Write the layer's rows to MATERIALIZE INTO (when it is not where they come from) and
@@ -398,7 +399,10 @@ def _done(value) -> Future:
     return done
 
 
-def _timed(fit, before: float, *args) -> tuple:
-    """`fit(*args)` and the seconds it took, plus `before` (the work that prepared it)."""
+def _timed(spark, fit, before: float, *args) -> tuple:
+    """`fit(*args)` and the seconds it took, plus `before` (the work that prepared it), less
+    the time its Spark stages stood waiting for a task slot (behind a CNN stage, typically)."""
     began = time.perf_counter()
-    return fit(*args), before + time.perf_counter() - began
+    with queue_time.measured(spark) as waited:
+        result = fit(*args)
+    return result, before + max(0.0, time.perf_counter() - began - waited.seconds)

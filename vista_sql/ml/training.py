@@ -57,8 +57,8 @@ class TrainingResult:
     inputs: tuple[str, ...] = ()
     # The held-out rows' predictions, for intervals and the comparison with the baseline.
     held_out: uncertainty.HeldOut | None = field(default=None, compare=False, repr=False)
-    # CROSS VALIDATE k: the first metric's interval from the chosen parameters' k fold scores.
-    fold_interval: tuple[float, float] | None = None
+    # CROSS VALIDATE k: each metric's interval from the chosen parameters' k fold scores.
+    fold_intervals: dict = field(default_factory=dict)
 
 
 def _order(key: str, seed: int):
@@ -213,7 +213,7 @@ def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> Trai
     fixed = {k: v for k, v in spec.params if not isinstance(v, models.Grid)}
     grid = {k: v for k, v in spec.params if isinstance(v, models.Grid)}
     estimator = _estimator(learner, {**fixed, "labelCol": label}, dim, classes)
-    best, fold_interval = None, None
+    best, fold_intervals = None, {}
     if grid or spec.folds:
         builder = ParamGridBuilder()
         for name, values in grid.items():
@@ -226,6 +226,8 @@ def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> Trai
             evaluator=metrics.evaluator(learner.task, primary, label),
             numFolds=spec.folds or DEFAULT_FOLDS,
             seed=spec.seed,
+            # Kept so every metric, not only the one CrossValidator ranks by, gets its folds.
+            collectSubModels=bool(spec.folds),
         )
         fitted = search.fit(train)
         scores = fitted.avgMetrics
@@ -233,9 +235,9 @@ def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> Trai
         index = max(range(len(scores)), key=lambda i: scores[i] if larger else -scores[i])
         best = ", ".join(f"{p.name}={v}" for p, v in maps[index].items()) or None
         model = fitted.bestModel
-        if spec.folds and fitted.stdMetrics:
-            fold_interval = uncertainty.fold_interval(
-                scores[index], fitted.stdMetrics[index], spec.folds
+        if spec.folds:
+            fold_intervals = _fold_intervals(
+                search, fitted, index, train, spec, learner.task, key, label, classes
             )
     else:
         model = estimator.fit(train)
@@ -251,5 +253,23 @@ def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> Trai
         model=model,
         inputs=tuple(inputs),
         held_out=held_out,
-        fold_interval=fold_interval,
+        fold_intervals=fold_intervals,
     )
+
+
+def _fold_intervals(search, fitted, index: int, train, spec, task, key, label, classes) -> dict:
+    """Every chosen metric's t interval over the k validation folds of the chosen parameters,
+    scored from the sub-models CrossValidator kept. Its own `_kFold` redraws the same folds
+    (the same seeded rand() over the same cached rows), so the first metric's fold scores are
+    the ones it averaged to choose."""
+    per_fold: dict[str, list] = {metric: [] for metric in spec.metrics}
+    for fold, (_, validation) in enumerate(search._kFold(train)):
+        predictions = fitted.subModels[fold][index].transform(validation)
+        scored, _ = metrics.evaluate(predictions, task, key, label, spec.metrics, classes)
+        for metric, score in scored.items():
+            per_fold[metric].append(score)
+    return {
+        metric: uncertainty.fold_interval(scores)
+        for metric, scores in per_fold.items()
+        if None not in scores
+    }

@@ -107,12 +107,13 @@ def _auc(y: np.ndarray, score: np.ndarray) -> np.ndarray:
         return np.where(positives * negatives > 0, ranked / (positives * negatives), np.nan)
 
 
-def fold_interval(mean: float, population_std: float, folds: int) -> tuple[float, float]:
+def fold_interval(scores) -> tuple[float, float]:
     """CROSS VALIDATE k's interval for the chosen parameters: Student's t at LEVEL around the
-    folds' mean score (MLlib's stdMetrics divides by k; the t interval wants k - 1)."""
-    sample_std = population_std * np.sqrt(folds / (folds - 1))
-    half = stats.t.ppf(1 - (1 - LEVEL) / 2, folds - 1) * sample_std / np.sqrt(folds)
-    return float(mean - half), float(mean + half)
+    mean of the k fold scores (k - 1 degrees of freedom)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    folds = len(scores)
+    half = stats.t.ppf(1 - (1 - LEVEL) / 2, folds - 1) * scores.std(ddof=1) / np.sqrt(folds)
+    return float(scores.mean() - half), float(scores.mean() + half)
 
 
 def paired(first: HeldOut, second: HeldOut) -> tuple[HeldOut, HeldOut]:

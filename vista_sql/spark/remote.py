@@ -103,7 +103,7 @@ def wait_for_tasks(spark, timeout: float, group: str | None = None) -> None:
     # The tracker reads what Spark's listeners were told, and they hear it late: under load a
     # job that has already failed may not be known yet, nor the tasks it launched. Once told,
     # a task counts as running from its launch until the executor says it ended.
-    _drain_listeners(spark, timeout)
+    drain_listeners(spark, timeout)
 
     def running() -> int:
         if group is None:
@@ -129,7 +129,7 @@ def inheriting(spark, target):
     return inheritable_thread_target(spark)(target)
 
 
-def _drain_listeners(spark, timeout: float) -> None:
+def drain_listeners(spark, timeout: float) -> None:
     """Wait until Spark's listeners have heard every event posted so far (a classic session)."""
     from py4j.protocol import Py4JError
 
