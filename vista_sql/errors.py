@@ -12,13 +12,26 @@ from collections.abc import Iterable
 
 
 class VistaError(Exception):
-    """A problem the user can fix: bad SQL, an unknown name, unusable data."""
+    """A problem the user can fix: bad SQL, an unknown name, unusable data.
 
-    def __init__(self, message: str, line: int | None = None, col: int | None = None):
+    `sqlstate` is the PostgreSQL/ANSI code a wire-protocol client gets for it: the class's
+    default, or a more precise one (42P01 unknown table, 42703 unknown column, Spark's own)."""
+
+    sqlstate = "42000"
+
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        col: int | None = None,
+        sqlstate: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.line = line
         self.col = col
+        if sqlstate is not None:
+            self.sqlstate = sqlstate
 
     def at(self, line: int | None, col: int | None) -> VistaError:
         """The same error anchored at a position (only if it has none yet)."""
@@ -43,6 +56,8 @@ class VistaError(Exception):
 class VistaSyntaxError(VistaError):
     """The statement does not follow the grammar in grammar/vista.ebnf."""
 
+    sqlstate = "42601"
+
 
 class VistaBindError(VistaError):
     """The statement names something that does not exist or does not fit."""
@@ -51,10 +66,24 @@ class VistaBindError(VistaError):
 class VistaExecutionError(VistaError):
     """Spark, TensorFlow or the data refused to do what a valid plan asked."""
 
+    sqlstate = "XX000"
+
+    def __init__(self, message: str, line=None, col=None, sqlstate: str | None = None):
+        if sqlstate is None and message.startswith("out of memory"):
+            sqlstate = OUT_OF_MEMORY
+        super().__init__(message, line, col, sqlstate)
+
 
 class VistaPlanningError(VistaExecutionError):
     """A valid statement no configuration can run on the resources at hand (too little memory):
     the statement is right, the machine or cluster is not, so it reads as an operational error."""
+
+    sqlstate = "53200"
+
+
+OUT_OF_MEMORY = "53200"
+UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
 
 
 def first_line(error: BaseException) -> str:

@@ -79,12 +79,21 @@ class VistaSession:
             if not failures.is_spark_failure(error):
                 raise
             message = failures.describe(error, mark=mark)
+            state = _sqlstate(error)
             found = _SPARK_POSITION.search(str(error))
             if not found:
-                raise VistaExecutionError(message) from None
+                raise VistaExecutionError(message, sqlstate=state) from None
             kind = VistaSyntaxError if isinstance(error, ParseException) else VistaExecutionError
             text = _SPARK_POSITION.sub("", message).rstrip(" .;")
-            raise kind(text, int(found.group(1)), int(found.group(2)) + 1) from None
+            raise kind(text, int(found.group(1)), int(found.group(2)) + 1, state) from None
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """Spark's own SQLSTATE for an error of its error classes (42P01 for an unknown table)."""
+    try:
+        return error.getSqlState() or None
+    except Exception:  # noqa: BLE001 - not a PySparkException, or one without a class
+        return None
 
 
 def parse(text: str) -> nodes.TransferFeatures | nodes.ExplainTransfer:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from vista_sql.dbapi import exceptions as errors
 from vista_sql.dbapi import params, types
 
+QUERY_CANCELED = "57014"
+
 
 class Connection:
     """One VistaSession. Spark has no transactions: commit() does nothing, rollback() refuses.
@@ -66,7 +68,7 @@ class Connection:
 
     def _run(self, sql: str, max_rows: int | None):
         """(description, rows) of the last statement in `sql`; (None, []) when it has no rows."""
-        from vista_sql.errors import VistaError, first_line
+        from vista_sql.errors import OUT_OF_MEMORY, VistaError, first_line
         from vista_sql.spark import failures
 
         if not self._lock.acquire(blocking=False):
@@ -89,7 +91,9 @@ class Connection:
                     if isinstance(error, VistaError):
                         raise errors.from_vista(error) from None
                     if failures.is_spark_failure(error):
-                        raise errors.OperationalError(failures.describe(error, mark=mark)) from None
+                        message = failures.describe(error, mark=mark)
+                        state = OUT_OF_MEMORY if message.startswith("out of memory") else None
+                        raise errors.OperationalError(message, sqlstate=state) from None
                     message = f"{type(error).__name__}: {first_line(error)}"
                     raise errors.InternalError(message) from error
         finally:
@@ -97,7 +101,9 @@ class Connection:
 
 
 def _cancelled() -> errors.QueryCancelledError:
-    return errors.QueryCancelledError("cancelled: the statement's Spark jobs were stopped")
+    return errors.QueryCancelledError(
+        "cancelled: the statement's Spark jobs were stopped", sqlstate=QUERY_CANCELED
+    )
 
 
 class Cursor:

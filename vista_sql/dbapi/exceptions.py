@@ -8,11 +8,18 @@ class Warning(Exception):  # noqa: A001 - PEP 249 prescribes this name
 
 
 class Error(Exception):
-    """Base of every error this driver raises; `str(error)` is one line, `line:col: message`."""
+    """Base of every error this driver raises; `str(error)` is one line, `line:col: message`.
+    `sqlstate`: the PostgreSQL code for it, when one is known (vista_sql.errors)."""
 
-    def __init__(self, message: str, line: int | None = None, col: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        line: int | None = None,
+        col: int | None = None,
+        sqlstate: str | None = None,
+    ):
         super().__init__(message)
-        self.message, self.line, self.col = message, line, col
+        self.message, self.line, self.col, self.sqlstate = message, line, col, sqlstate
 
     def __str__(self) -> str:
         if self.line is None:
@@ -61,4 +68,4 @@ def from_vista(error) -> DatabaseError:
     from vista_sql.errors import VistaExecutionError
 
     kind = OperationalError if isinstance(error, VistaExecutionError) else ProgrammingError
-    return kind(error.message, error.line, error.col)
+    return kind(error.message, error.line, error.col, error.sqlstate)

@@ -1,4 +1,5 @@
-"""Binding parameters (`:name` and `%(name)s`) as SQL literals built by sqlglot.
+"""Binding parameters (`:name` and `%(name)s`, or PostgreSQL's `$1` for a sequence of values, as
+the PostgreSQL endpoint receives them) as SQL literals built by sqlglot.
 
 Placeholders are found by the vista tokenizer, so text inside strings, quoted identifiers and
 comments is never touched. Each value becomes a literal expression tree (exp.convert) rendered by
@@ -11,7 +12,7 @@ from __future__ import annotations
 import decimal
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -33,22 +34,25 @@ class Bound:
 
     def position(self, line: int, col: int) -> tuple[int, int]:
         """A line:col of the bound text as the line:col of the caller's text."""
-        offset = _offset(self.text, line, col)
+        at = offset(self.text, line, col)
         shift = 0
         for bound_start, bound_end, original_start, original_end in self.spans:
-            if offset < bound_start:
+            if at < bound_start:
                 break
-            if offset < bound_end:  # inside a literal: point at its placeholder
+            if at < bound_end:  # inside a literal: point at its placeholder
                 return _position(self.original, original_start)
             shift = original_end - bound_end
-        return _position(self.original, offset + shift)
+        return _position(self.original, at + shift)
 
 
 def bind(operation: str, parameters) -> Bound:
     """`operation` with every placeholder replaced by its value's literal."""
     if parameters is None:
         return Bound(operation, operation)
-    if not isinstance(parameters, Mapping):
+    numbered = isinstance(parameters, Sequence) and not isinstance(parameters, str | bytes)
+    if numbered:  # $1 is the first value
+        parameters = {str(i): value for i, value in enumerate(parameters, start=1)}
+    elif not isinstance(parameters, Mapping):
         raise ProgrammingError(
             "parameters must be a mapping of names to values "
             "(paramstyle 'named' :name or 'pyformat' %(name)s)"
@@ -60,14 +64,15 @@ def bind(operation: str, parameters) -> Bound:
     except TokenError as error:
         raise ProgrammingError(f"cannot read the SQL: {error}") from None
     pieces, spans, cursor, length = [], [], 0, 0
-    for start, end, name in _placeholders(tokens):
+    for start, end, name in _placeholders(tokens, numbered):
         if name is None:  # '%%' in pyformat SQL is one '%'
             text = "%"
         elif name not in parameters:
             line, col = _position(operation, start)
-            raise ProgrammingError(f"no value for parameter '{name}'", line, col)
+            shown = f"${name}" if numbered else name
+            raise ProgrammingError(f"no value for parameter '{shown}'", line, col)
         else:
-            text = literal(name, parameters[name])
+            text = literal(f"${name}" if numbered else name, parameters[name])
         length += start - cursor
         spans.append((length, length + len(text), start, end + 1))
         pieces += [operation[cursor:start], text]
@@ -94,8 +99,19 @@ def literal(name: str, value) -> str:
     return tree.sql(dialect="vista")
 
 
-def _placeholders(tokens):
-    """(start, end, name or None for '%%') of each placeholder, in order."""
+def _placeholders(tokens, numbered: bool = False):
+    """(start, end, name or None for '%%') of each placeholder, in order; with `numbered`, only
+    `$1`, `$2`, ... (named '1', '2', ...)."""
+    if numbered:
+        return [
+            (token.start, number.end, number.text)
+            for token, number in zip(tokens, tokens[1:], strict=False)
+            if token.token_type == TokenType.PARAMETER
+            and token.text == "$"
+            and number.token_type == TokenType.NUMBER
+            and number.start == token.end + 1
+            and number.text.isdigit()
+        ]
     found = []
     pyformat_seen = False
     i = 0
@@ -159,7 +175,8 @@ def _ends_value(token) -> bool:
     return token.token_type in {TokenType.VAR, TokenType.R_PAREN, TokenType.R_BRACKET}
 
 
-def _offset(text: str, line: int, col: int) -> int:
+def offset(text: str, line: int, col: int) -> int:
+    """The 0-based character offset of a 1-based line:col."""
     start = 0
     for _ in range(line - 1):
         start = text.find("\n", start) + 1

@@ -18,7 +18,14 @@ from sqlglot import exp
 from vista_sql.catalog import models as cnn_models
 from vista_sql.catalog import pooling, roster, staging, weights, zoo
 from vista_sql.dialect import nodes
-from vista_sql.errors import VistaBindError, did_you_mean, find_named, first_line
+from vista_sql.errors import (
+    UNDEFINED_COLUMN,
+    UNDEFINED_TABLE,
+    VistaBindError,
+    did_you_mean,
+    find_named,
+    first_line,
+)
 from vista_sql.ml import metrics as ml_metrics
 from vista_sql.ml import models
 from vista_sql.plan import feature_tables
@@ -36,9 +43,9 @@ DEFAULT_SEED = 42
 _view_ids = itertools.count(1)
 
 
-def _error(message: str, node: exp.Expr | None) -> VistaBindError:
+def _error(message: str, node: exp.Expr | None, sqlstate: str | None = None) -> VistaBindError:
     line, col = position(node) if node is not None else (None, None)
-    return VistaBindError(message, line, col)
+    return VistaBindError(message, line, col, sqlstate)
 
 
 def _is_numeric(spark_type: str) -> bool:
@@ -304,6 +311,7 @@ class Binder:
                     f"unknown table or view '{target.sql(dialect='spark')}'"
                     f"{did_you_mean(target.name, known)}",
                     target,
+                    UNDEFINED_TABLE,
                 ) from None
         columns = tuple((f.name, f.dataType.simpleString()) for f in frame.schema.fields)
         return Relation(name=name, columns=columns)
@@ -322,7 +330,7 @@ class Binder:
             if name.lower() == wanted.lower():
                 return name
         hint = did_you_mean(wanted, relation.column_names())
-        raise _error(f"unknown column '{wanted}' in the {role} table{hint}", node)
+        raise _error(f"unknown column '{wanted}' in the {role} table{hint}", node, UNDEFINED_COLUMN)
 
     def _join(self, stmt, images, table, sides, names):
         using = stmt.args.get("using")
@@ -346,7 +354,9 @@ class Binder:
             if qualifier:
                 side = next((s for s, known in names.items() if qualifier in known), None)
                 if side is None:
-                    raise _error(f"unknown table or alias '{column.table}'", column)
+                    raise _error(
+                        f"unknown table or alias '{column.table}'", column, UNDEFINED_TABLE
+                    )
                 candidates = [side]
             else:
                 candidates = [
