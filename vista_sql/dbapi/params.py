@@ -99,19 +99,24 @@ def literal(name: str, value) -> str:
     return tree.sql(dialect="vista")
 
 
+def numbered_placeholders(tokens):
+    """(start, end, number as text) of each PostgreSQL-style `$1`, `$2`, ... placeholder."""
+    return [
+        (token.start, number.end, number.text)
+        for token, number in zip(tokens, tokens[1:], strict=False)
+        if token.token_type == TokenType.PARAMETER
+        and token.text == "$"
+        and number.token_type == TokenType.NUMBER
+        and number.start == token.end + 1
+        and number.text.isdigit()
+    ]
+
+
 def _placeholders(tokens, numbered: bool = False):
     """(start, end, name or None for '%%') of each placeholder, in order; with `numbered`, only
     `$1`, `$2`, ... (named '1', '2', ...)."""
     if numbered:
-        return [
-            (token.start, number.end, number.text)
-            for token, number in zip(tokens, tokens[1:], strict=False)
-            if token.token_type == TokenType.PARAMETER
-            and token.text == "$"
-            and number.token_type == TokenType.NUMBER
-            and number.start == token.end + 1
-            and number.text.isdigit()
-        ]
+        return numbered_placeholders(tokens)
     found = []
     pyformat_seen = False
     i = 0

@@ -3,11 +3,15 @@ and for a statement error the 1-based character position psql draws its caret un
 
 from __future__ import annotations
 
+import re
+
 from pg_mimic import PgError
 
 from vista_sql import dbapi
 from vista_sql.dbapi import params
 
+# Spark ends its messages with the code, which the client gets in its own field.
+_SPARK_SQLSTATE = re.compile(r"\s*SQLSTATE: \w{5}\.?\s*$")
 # When the error carries no code of its own (vista_sql.errors gives most): by DB-API class.
 _BY_CLASS = (
     (dbapi.QueryCancelledError, "57014"),
@@ -24,5 +28,4 @@ def to_pg(error: dbapi.Error, sql: str) -> PgError:
     fields = {}
     if error.line is not None:
         fields["P"] = str(params.offset(sql, error.line, error.col or 1) + 1)
-    return PgError(state, error.message, **fields)
-
+    return PgError(state, _SPARK_SQLSTATE.sub("", error.message), **fields)

@@ -16,6 +16,8 @@ import re
 import pg_mimic
 from pg_mimic import ARRAY_OID
 
+ELEMENT_OID = {array: element for element, array in ARRAY_OID.items()}
+
 SCALARS = {
     "tinyint": pg_mimic.INT2,
     "smallint": pg_mimic.INT2,
@@ -99,3 +101,44 @@ def _jsonable(cell):
     if isinstance(cell, bytes | bytearray):
         return cell.hex()
     return str(cell)
+
+
+def parameter(kind: int | None, given):
+    """A bound parameter as the Python value the DB-API binds as a literal. Text-format values
+    arrive as the client wrote them ('7', 't', '2026-01-02'): typed here by the OID the client
+    declared, so `$1` declared an integer binds as 7, not '7'. Undeclared ones stay text, which
+    Spark casts where the statement needs a number, as PostgreSQL does with unknown literals."""
+    if given is None:
+        return None
+    if isinstance(given, list):
+        element = ELEMENT_OID.get(kind)
+        return [parameter(element, item) for item in given]
+    if not isinstance(given, str) or kind not in _FROM_TEXT:
+        return given
+    try:
+        return _FROM_TEXT[kind](given)
+    except ValueError:
+        raise ValueError(f"'{given}' is not a valid {DECLARED.get(kind, kind)}") from None
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("t", "true", "on", "yes", "y", "1"):
+        return True
+    if lowered in ("f", "false", "off", "no", "n", "0"):
+        return False
+    raise ValueError(text)
+
+
+_FROM_TEXT = {
+    pg_mimic.INT2: int,
+    pg_mimic.INT4: int,
+    pg_mimic.INT8: int,
+    pg_mimic.FLOAT4: float,
+    pg_mimic.FLOAT8: float,
+    pg_mimic.NUMERIC: decimal.Decimal,
+    pg_mimic.BOOL: _bool,
+    pg_mimic.DATE: datetime.date.fromisoformat,
+    pg_mimic.TIMESTAMP: datetime.datetime.fromisoformat,
+    pg_mimic.TIMESTAMPTZ: datetime.datetime.fromisoformat,
+}
