@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast check-java check-chromium check-psql lint clean bench bench-quick bench-onnx \
+.PHONY: demo test test-fast check-java check-chromium check-pg-clients lint clean bench bench-quick bench-onnx \
 	bench-incremental bench-paper bench-cost-error
 
 demo: check-java $(STAMP)
@@ -13,7 +13,7 @@ demo: check-java $(STAMP)
 
 # Two pytest processes, a file each at a time (a file's module fixtures stay in one process):
 # two keep both cores busy, and a third's JVM and Python workers no longer fit in memory.
-test: check-java check-chromium check-psql $(STAMP)
+test: check-java check-chromium check-pg-clients $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The tier to run while editing: parser, grammar, binder-free optimizer fixtures, layering,
@@ -42,15 +42,17 @@ check-chromium:
 	echo "installing Debian's chromium and chromium-driver for the console tests"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
-# The PostgreSQL endpoint's tests drive Debian's psql (postgresql-client), as BI users would.
-check-psql:
-	@if command -v psql >/dev/null 2>&1; then exit 0; fi; \
+# The PostgreSQL endpoint's tests drive Debian's psql and its JDBC driver (what DBeaver and
+# Metabase load), as BI users would.
+PG_JDBC := /usr/share/java/postgresql.jar
+check-pg-clients:
+	@if command -v psql >/dev/null 2>&1 && [ -f $(PG_JDBC) ]; then exit 0; fi; \
 	if [ "$$(id -u)" -ne 0 ]; then \
-	  echo "the PostgreSQL endpoint tests need Debian's psql, and installing it needs root: run 'sudo apt-get install postgresql-client', then make test again"; \
+	  echo "the PostgreSQL endpoint tests need Debian's psql and pgjdbc, and installing them needs root: run 'sudo apt-get install postgresql-client libpostgresql-jdbc-java', then make test again"; \
 	  exit 1; \
 	fi; \
-	echo "installing Debian's postgresql-client for the PostgreSQL endpoint tests"; \
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client
+	echo "installing Debian's postgresql-client and libpostgresql-jdbc-java for the PostgreSQL endpoint tests"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client libpostgresql-jdbc-java
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

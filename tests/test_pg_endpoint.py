@@ -13,6 +13,7 @@ import time
 import pytest
 
 PASSWORD = "s3cret-for-tests"
+PG_JDBC = "/usr/share/java/postgresql.jar"  # Debian's libpostgresql-jdbc-java (make test installs)
 ONNX_LAYER = "/maxpool/MaxPool_output_0"
 TRANSFER = (
     "TRANSFER FEATURES FROM MODEL '{model}' LAYERS (`{layer}`) "
@@ -137,6 +138,33 @@ def test_pg8000_and_sqlalchemy_and_pandas_read_with_parameters(endpoint):
     assert [tuple(r) for r in frame.itertuples(index=False)] == pg8000_rows
     assert [r[0] for r in pg8000_rows] == [1, 2, 3]
     assert version.startswith("PostgreSQL 16.0 (vista_sql")
+
+
+def test_pgjdbc_metadata_lists_the_schema_tree_and_runs_a_prepared_query(endpoint, spark):
+    """DBeaver's and Metabase's driver: getSchemas, getTables, getColumns, a ? parameter."""
+    from pathlib import Path
+
+    client = Path(__file__).with_name("pg_clients") / "MetadataClient.java"
+    url = f"jdbc:postgresql://127.0.0.1:{endpoint.port}/vista"
+    done = subprocess.run(
+        ["java", "-cp", PG_JDBC, str(client), url, "vista", PASSWORD],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("\t") for line in done.stdout.splitlines()]
+    assert ["product", "PostgreSQL", "16.0"] in lines
+    assert ["schema", "public"] in lines
+    tables = {line[1]: line[2] for line in lines if line[0] == "table"}
+    assert tables.get("images") == tables.get("products") == "VIEW", tables  # temporary views
+    columns = [line[1:] for line in lines if line[0] == "column"]
+    want = [(f.name, f.dataType.simpleString()) for f in spark.table("products").schema.fields]
+    assert [name for name, _ in columns] == [name for name, _ in want]
+    assert dict(columns)["price"] == "float8" and dict(columns)["id"] == "int8"
+    rows = [(int(line[1]), float(line[2])) for line in lines if line[0] == "row"]
+    expected = spark.sql("SELECT id, price FROM products WHERE id < 3 ORDER BY id").collect()
+    assert rows == [tuple(r) for r in expected]
 
 
 @pytest.mark.parametrize(

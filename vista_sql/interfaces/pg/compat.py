@@ -22,6 +22,7 @@ from pg_mimic import ResultColumn, StaticStatement, middleware
 from vista_sql.dbapi import params
 from vista_sql.dialect.tokenizer import VistaTokenizer
 from vista_sql.errors import VistaError
+from vista_sql.interfaces.pg import jdbc
 from vista_sql.statements.script import split
 
 SERVER_VERSION = "16.0"
@@ -103,6 +104,7 @@ MIDDLEWARE = (
     show,
     settings,
     savepoints,
+    jdbc.metadata,  # ahead of pg-mimic's pg_catalog link, which cannot run these
     *(link for link in middleware.DEFAULT_MIDDLEWARE if link is not middleware.set_show),
 )
 

@@ -49,10 +49,12 @@ class VistaPgSession(Session):
         return answered or VistaStatement(self, sql, param_oids)
 
     async def schema(self) -> dict:
+        return catalog.declared(await self.relations())
+
+    async def relations(self) -> list[catalog.Relation]:
         # Read beside any running statement: the catalog is not the connection's to lock.
-        return await asyncio.get_running_loop().run_in_executor(
-            None, catalog.snapshot, self.vista.spark
-        )
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, catalog.relations, self.vista.spark)
 
     async def close(self) -> None:
         self.connection.cancel()
@@ -199,7 +201,6 @@ class VistaStatement(Statement):
         else:
             self._bound = VistaPortal(self.session, self.sql, self._typed(params))
         return self._bound
-
 
     def _typed(self, params: list) -> list:
         kinds = list(self.param_oids) + [None] * (len(params) - len(self.param_oids))
