@@ -222,6 +222,32 @@ def test_a_cancel_request_stops_the_statements_jobs_and_the_connection_goes_on(e
         assert conn.execute("SELECT 2").fetchone() == (2,)
 
 
+def test_pg_cancel_backend_from_another_connection_cancels(endpoint, spark):
+    import psycopg
+
+    with psycopg.connect(_dsn(endpoint), autocommit=True) as busy:
+        pid = busy.execute("SELECT pg_backend_pid()").fetchone()[0]
+        outcome = []
+
+        def run():
+            try:
+                busy.execute(ENDLESS)
+            except psycopg.Error as error:
+                outcome.append(error.sqlstate)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        tracker, deadline = spark.sparkContext.statusTracker(), time.monotonic() + 30
+        while not tracker.getActiveJobsIds() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with psycopg.connect(_dsn(endpoint), autocommit=True) as other:
+            assert other.execute(f"SELECT pg_cancel_backend({pid})").fetchone() == (True,)
+            assert other.execute("SELECT pg_cancel_backend(1)").fetchone() == (False,)
+        worker.join(timeout=60)
+        assert outcome == ["57014"]
+        assert _no_jobs_soon(spark)
+
+
 def test_psql_ctrl_c_and_a_client_that_disappears_both_cancel(endpoint, spark):
     interrupted = _psql(endpoint, ENDLESS)
     time.sleep(3.0)

@@ -30,6 +30,9 @@ _VERSION = re.compile(r"^\s*SELECT\s+(?:pg_catalog\s*\.\s*)?version\s*\(\s*\)\s*
 _SHOW = re.compile(r"^\s*SHOW\s+(.+?)\s*;?\s*$", re.I)
 _SET = re.compile(r"^\s*SET\s", re.I)
 _SAVEPOINT = re.compile(r"^\s*(SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b", re.I)
+_CANCEL = re.compile(
+    r"^\s*SELECT\s+(?:pg_catalog\s*\.\s*)?pg_cancel_backend\s*\(\s*(\d+)\s*\)\s*;?\s*$", re.I
+)
 _WORDS = re.compile(r"[A-Za-z_]+|\(")
 SETTINGS = {
     "transaction isolation level": "read committed",
@@ -92,6 +95,23 @@ async def settings(ctx):
     return await middleware.set_show(ctx)
 
 
+async def cancel_backend(ctx) -> StaticStatement | None:
+    """`SELECT pg_cancel_backend(pid)`: cancel another connection's statement, as its client's
+    CancelRequest would (every client of the endpoint is the same user); true if it exists."""
+    found = _CANCEL.match(ctx.sql)
+    if not found:
+        return None
+    pid = int(found.group(1))
+
+    def cancel() -> None:
+        target = ctx.connection.session.live.get(pid)
+        if target is not None:
+            target.cancel()
+
+    exists = pid in ctx.connection.session.live
+    return StaticStatement(ctx.sql, [ResultColumn("pg_cancel_backend", 16)], [(exists,)], cancel)
+
+
 async def savepoints(ctx) -> StaticStatement | None:
     if not _SAVEPOINT.match(ctx.sql):
         return None
@@ -104,6 +124,7 @@ MIDDLEWARE = (
     show,
     settings,
     savepoints,
+    cancel_backend,
     jdbc.metadata,  # ahead of pg-mimic's pg_catalog link, which cannot run these
     *(link for link in middleware.DEFAULT_MIDDLEWARE if link is not middleware.set_show),
 )

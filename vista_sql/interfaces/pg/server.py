@@ -74,8 +74,9 @@ class Endpoint:
             raise ValueError(f"trusting clients without a password needs a loopback host: {host}")
         self.vista, self.host, self.port, self.max_rows = vista, host, port, max_rows
         plugin = TrustAuthPlugin() if password is None else ScramSha256AuthPlugin()
+        live: dict = {}
         self.server = PgServer(
-            session_factory=lambda: VistaPgSession(self.vista, self.max_rows),
+            session_factory=lambda: VistaPgSession(self.vista, self.max_rows, live),
             auth_plugin_factory=lambda username: plugin,
             identity_provider=_Password(password or ""),
             server_version=compat.SERVER_VERSION,

@@ -38,11 +38,21 @@ class Result:
 class VistaPgSession(Session):
     middleware = compat.MIDDLEWARE
 
-    def __init__(self, vista, max_rows: int):
+    def __init__(self, vista, max_rows: int, live: dict):
         self.vista, self.max_rows = vista, max_rows
+        self.live = live  # backend pid → session, of every connection (pg_cancel_backend)
         self.connection = dbapi.connect(session=vista)
         self.worker = ThreadPoolExecutor(1, thread_name_prefix="vista-pg")
         self._last_notice = time.monotonic()
+
+    async def init(self, connection) -> None:
+        await super().init(connection)
+        self.live[connection.pid] = self
+
+    def cancel(self) -> None:
+        """What a CancelRequest does: stop the running statement (it answers 57014)."""
+        if self._connection is not None:
+            self._connection.request_cancel()
 
     async def prepare(self, sql: str, param_oids: list[int | None]) -> Statement:
         answered = await middleware.resolve(self._connection, sql, param_oids, self.middleware)
@@ -57,6 +67,8 @@ class VistaPgSession(Session):
         return await loop.run_in_executor(None, catalog.relations, self.vista.spark)
 
     async def close(self) -> None:
+        if self._connection is not None:
+            self.live.pop(self._connection.pid, None)
         self.connection.cancel()
         self.worker.shutdown(wait=False, cancel_futures=True)
         self.connection.close()
