@@ -177,6 +177,11 @@ def test_run_a_transfer_in_the_browser_and_read_the_grid_and_chart(browser, serv
     # Every stage's bar ran to its end.
     stages = browser.find_elements(By.CSS_SELECTOR, "#progress tr.stage progress")
     assert stages and all(s.get_attribute("value") == s.get_attribute("max") for s in stages)
+    # Each row was listed as soon as it was scored, as the grid then shows it.
+    scored = browser.find_elements(By.CSS_SELECTOR, "#progress ul.scored li")
+    listed = {item.text.split(": ")[0]: item.text for item in scored}
+    assert set(listed) == {BASELINE, *LAYERS}, listed
+    assert all(f"accuracy {float(r['accuracy']):.3f}" in listed[r["layer"]] for r in records)
     screenshot = os.environ.get("VISTA_CONSOLE_SCREENSHOT")
     if screenshot:
         browser.save_screenshot(screenshot)

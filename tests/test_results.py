@@ -43,9 +43,30 @@ def test_a_stage_of_one_layer_charges_it_all():
     ]
 
 
+class _Recorder:
+    """A progress renderer that keeps the rows it is told were scored."""
+
+    def __init__(self):
+        self.events = []
+
+    def begin(self, key, bar):
+        pass
+
+    def update(self, key):
+        pass
+
+    def scored(self, event):
+        self.events.append(event)
+
+    def close(self):
+        pass
+
+
 def test_the_shell_says_the_statements_wall_time_once_and_no_row_costs_more(
     vista, demo_views, onnx_block, capsys
 ):
+    """...and each row is announced as soon as its model is scored, with the table's values."""
+    from vista_sql.interfaces import progress
     from vista_sql.interfaces.cli import Shell
 
     statement = (
@@ -55,7 +76,9 @@ def test_the_shell_says_the_statements_wall_time_once_and_no_row_costs_more(
         "TRAIN logistic_regression (LABEL is_popular, max_iter = 5) "
         "OPTIONS (preprocess = 'torch', plan = 'eager')"
     )
-    assert Shell(vista, "table", debug=False).run_script(statement)
+    recorder = _Recorder()
+    with progress.track(vista.spark, recorder):
+        assert Shell(vista, "table", debug=False).run_script(statement)
     printed = capsys.readouterr().out.strip().splitlines()
     total = vista.last_metrics["seconds"]
     assert printed[-1] == f"TRANSFER took {total:.1f} s in all"
@@ -64,6 +87,16 @@ def test_the_shell_says_the_statements_wall_time_once_and_no_row_costs_more(
     cells = [line.split("|")[-2] for line in printed if line.startswith("| ")][1:]  # no header
     seconds = [float(cell) for cell in cells]
     assert len(seconds) == 3 and all(0 < s <= total for s in seconds)
+    # The rows announced while it ran are the table's: its layers, point metrics and seconds.
+    table = [[cell.strip() for cell in line.split("|")[1:-1]] for line in printed]
+    header = next(row for row in table if row and row[0] == "layer")
+    rows = [row for row in table if len(row) == len(header) and row[0] != "layer"]
+    shown = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    announced = {event.layer: event for event in recorder.events}
+    assert set(announced) == set(shown) and len(recorder.events) == 3
+    for layer, event in announced.items():
+        assert float(shown[layer]["accuracy"]) == pytest.approx(event.scores["accuracy"], abs=5e-5)
+        assert float(shown[layer]["seconds"]) == pytest.approx(event.seconds, abs=5e-3)
 
 
 def test_a_fits_wait_for_a_task_slot_is_measured_and_left_out(spark):
@@ -102,3 +135,18 @@ def test_a_fits_wait_for_a_task_slot_is_measured_and_left_out(spark):
     with queue_time.measured(spark) as alone:
         spark.range(100, numPartitions=1).count()
     assert alone.seconds < block * 0.5, alone.seconds
+
+
+def test_a_scored_row_reads_the_same_on_a_terminal_in_a_notebook_and_a_notice():
+    from vista_sql.execution.events import ScoredEvent
+    from vista_sql.interfaces import progress
+
+    event = ScoredEvent("avg_pool", {"accuracy": 0.93, "auc": None}, 5.04)
+    line = progress.scored_line(event)
+    assert line == "avg_pool: accuracy 0.930 · auc NULL (5.0 s)"
+    bars = progress.NotebookBars()
+    bars.scored(event)  # outside a kernel IPython's display prints; the bundle is what it shows
+    bundle = bars._bundle()
+    assert (
+        line in bundle["text/plain"] and "<li><code>avg_pool: accuracy 0.930" in bundle["text/html"]
+    )

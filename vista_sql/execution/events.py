@@ -1,7 +1,7 @@
 """Progress events of a running statement, for interfaces that show progress bars.
 
 The runner reports; interfaces subscribe. Listeners must be quick and must not raise: they run on
-the statement's thread between Spark jobs.
+the statement's thread between Spark jobs (stages) or on a training thread (scored rows).
 """
 
 from __future__ import annotations
@@ -20,7 +20,17 @@ class StageEvent:
     job_group: str  # Spark job group of the stage's jobs (for polling task progress)
 
 
-Listener = Callable[[StageEvent], None]
+@dataclass(frozen=True)
+class ScoredEvent:
+    """A layer's (or the baseline's) model is scored: its row's point metrics and seconds, as the
+    result table will show them, before the statement ends. Sent from a training thread."""
+
+    layer: str
+    scores: dict  # metric → value (None where undefined)
+    seconds: float
+
+
+Listener = Callable[[StageEvent | ScoredEvent], None]
 _listeners: list[Listener] = []
 
 

@@ -116,7 +116,6 @@ class _StageTraining:
 
     stage: lowering.StageSql
     fits: tuple[tuple, ...]  # (layer, Future of (TrainingResult, seconds))
-    inference_seconds: float  # counted in the first layer's row
 
 
 class _Steps:
@@ -175,7 +174,7 @@ class _Steps:
                 finally:
                     joined.unpersist()
 
-            fit = self._train_later(fit_baseline, time.perf_counter() - started)
+            fit = self._train_later(BASELINE, fit_baseline, time.perf_counter() - started)
         else:
             joined.unpersist()
         return fit
@@ -211,10 +210,15 @@ class _Steps:
             frame = materialize.load_layer(self.spark, plan, record)
             written_to = str(Path(record.path).parent)
             fit = self._train_later(
-                self._train_layer, time.perf_counter() - began, frame, record.layer, written_to
+                record.layer.name,
+                self._train_layer,
+                time.perf_counter() - began,
+                frame,
+                record.layer,
+                written_to,
             )
             fits.append((record.layer, fit))
-        rows = self._collect(fits, 0.0)
+        rows = self._collect(fits)
         resume = plan.resume
         if resume and q.materialize and Path(resume.record.path).parent == Path(q.materialize):
             self.handed_over.append(resume.record.layer.name)
@@ -261,22 +265,31 @@ class _Steps:
         then = partial(_keep_handover, spark, q, stage, self.handed_over) if keep else None
         fits = []
         records = {r.layer.name: r for r in plan.refreshed}
-        for layer, features, added in zip(
-            stage.stage.layers, stage.features, stage.appended, strict=True
+        # Each row counts its share of the stage's inference (results.inference_shares).
+        shares = results.inference_shares(plan, stage.stage)
+        for layer, features, added, share in zip(
+            stage.stage.layers, stage.features, stage.appended, shares, strict=True
         ):
             added = (spark.sql(added), records[layer.name]) if added else None
+            inferring = inference_seconds * share
             fit = self._train_later(
-                self._train_layer, 0.0, spark.sql(features), layer, None, then, added
+                layer.name,
+                self._train_layer,
+                inferring,
+                spark.sql(features),
+                layer,
+                None,
+                then,
+                added,
             )
             fits.append((layer, fit))
-        return _StageTraining(stage, tuple(fits), inference_seconds)
+        return _StageTraining(stage, tuple(fits))
 
     def finish(self, training: _StageTraining) -> list[tuple]:
         """The rows of a stage's fits, once done. Its table stays cached until then; a lazy or
         eager stage feeds no later stage and is released here."""
         stage = training.stage
-        shares = results.inference_shares(self.plan, stage.stage)
-        rows = self._collect(list(training.fits), training.inference_seconds, shares)
+        rows = self._collect(list(training.fits))
         if stage.stage.reads == StageInput.IMAGES and self.plan.strategy != Strategy.STAGED:
             _release(self.spark, stage.table)
         return rows
@@ -304,10 +317,15 @@ class _Steps:
         for layer in self.handed_over[:-1]:
             materialize.drop_handover(self.plan.query.materialize, layer)
 
-    def _train_later(self, fit, before: float, *args) -> Future:
+    def _train_later(self, name: str, fit, before: float, *args) -> Future:
+        """Fit on the pool; the row is announced (events.ScoredEvent) the moment it is scored,
+        long before the statement's table."""
         # Wrapped here, on the statement's thread: its job tags go with the fit.
         timed = remote.inheriting(self.spark, _timed)
-        return self.pool.submit(timed, self.spark, fit, before, *args)
+        future = self.pool.submit(timed, self.spark, fit, before, *args)
+        if self.training:
+            future.add_done_callback(partial(_announce, name))
+        return future
 
     def _train_layer(self, frame, layer, written_to: str | None, written=None, appended=None):
         """Write the layer's rows to MATERIALIZE INTO (when it is not where they come from) and
@@ -344,15 +362,12 @@ class _Steps:
             if writes and appended is None:
                 frame.unpersist()
 
-    def _collect(self, fits: list[tuple], before: float, shares=None) -> list[tuple]:
-        """Wait for a step's fits; each row also counts its share of the step's own time (by
-        default all of it to the first)."""
+    def _collect(self, fits: list[tuple]) -> list[tuple]:
+        """Wait for a step's fits, in layer order."""
         rows = []
-        shares = shares or [1.0 if i == 0 else 0.0 for i in range(len(fits))]
-        for (layer, fit), share in zip(fits, shares, strict=True):
+        for layer, fit in fits:
             with failures.during(f"training on {layer.name}", self.mark):
                 result, seconds = fit.result()
-            seconds += before * share
             if not self.training:
                 rows.append((layer.name, result, round(seconds, 2)))
                 continue
@@ -360,6 +375,14 @@ class _Steps:
                 self.on_model(layer, result)
             rows.append(results.Fitted(layer.name, result, seconds))
         return rows
+
+
+def _announce(name: str, future: Future) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return  # the statement reports the failure
+    result, seconds = future.result()
+    if isinstance(result, training.TrainingResult):
+        events.emit(events.ScoredEvent(name, dict(result.scores), seconds))
 
 
 def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int) -> None:

@@ -67,6 +67,15 @@ class StageBar:
         return " · ".join(parts)
 
 
+def scored_line(event: events.ScoredEvent) -> str:
+    """`avg_pool: accuracy 0.930 · f1 0.929 · auc 0.955 (5.0 s)`: a row as soon as it is scored."""
+    shown = " · ".join(
+        f"{metric} {'NULL' if value is None else f'{value:.3f}'}"
+        for metric, value in event.scores.items()
+    )
+    return f"{event.layer}: {shown} ({event.seconds:.1f} s)"
+
+
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}:{secs:02d}"
@@ -100,6 +109,10 @@ class TerminalBars:
         task, bar = self._tasks[key]
         self._progress.update(task, completed=bar.done, summary=bar.summary(), refresh=True)
 
+    def scored(self, event: events.ScoredEvent) -> None:
+        # Above the bars, and kept: the table at the end repeats it with intervals.
+        self._progress.console.print(scored_line(event), markup=False, highlight=False)
+
     def close(self) -> None:
         if self._running:
             self._progress.stop()
@@ -111,6 +124,7 @@ class NotebookBars:
 
     def __init__(self):
         self._bars: dict[str, StageBar] = {}
+        self._scored: list[str] = []
         self._handle = None
         self._lock = threading.Lock()
 
@@ -127,6 +141,16 @@ class NotebookBars:
         # The poller thread and the statement's thread both update; keep the messages ordered.
         with self._lock:
             if self._handle is not None:
+                self._handle.update(self._bundle(), raw=True)
+
+    def scored(self, event: events.ScoredEvent) -> None:
+        from IPython.display import display
+
+        with self._lock:
+            self._scored.append(scored_line(event))
+            if self._handle is None:
+                self._handle = display(self._bundle(), raw=True, display_id=True)
+            else:
                 self._handle.update(self._bundle(), raw=True)
 
     def close(self) -> None:
@@ -146,7 +170,12 @@ class NotebookBars:
             width = 20
             filled = int(width * value / maximum)
             lines.append(f"{bar.label} [{'#' * filled}{'.' * (width - filled)}] {bar.summary()}")
-        return {"text/html": f"<table>{''.join(rows)}</table>", "text/plain": "\n".join(lines)}
+        scored = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in self._scored)
+        listed = f"<ul style='margin:0'>{scored}</ul>" if scored else ""
+        return {
+            "text/html": f"<table>{''.join(rows)}</table>{listed}",
+            "text/plain": "\n".join([*lines, *self._scored]),
+        }
 
 
 class Tracker:
@@ -174,10 +203,12 @@ class Tracker:
         if self._bars is not None:
             self._bars.close()
 
-    def _on_event(self, event: events.StageEvent) -> None:
+    def _on_event(self, event: events.StageEvent | events.ScoredEvent) -> None:
         # A broken progress bar must never fail the statement it reports on.
         try:
-            if event.kind == "started":
+            if isinstance(event, events.ScoredEvent):
+                self._bars.scored(event)
+            elif event.kind == "started":
                 self._stop_polling()
                 label = f"stage {event.index + 1}/{event.stages} {event.layer}"
                 self._current, self._key = StageBar(label, event.rows), event.job_group

@@ -36,6 +36,7 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     stages: dict = field(default_factory=dict)  # key -> progress.StageBar
+    scored: list = field(default_factory=list)  # a line per row scored so far
     result: dict | None = None
     error: str | None = None
     cancel_requested: bool = False
@@ -83,6 +84,7 @@ class Console:
                 "run": run.id,
                 "seconds": round(end - run.started, 1),
                 "stages": [_stage(bar) for bar in run.stages.values()],
+                "scored": list(run.scored),
                 "result": run.result,
                 "error": run.error,
             }
@@ -126,6 +128,10 @@ class _Bars:
 
     def update(self, key: str) -> None:
         pass  # the bar is read at each snapshot
+
+    def scored(self, event) -> None:
+        with self._lock:
+            self._run.scored.append(progress.scored_line(event))
 
     def close(self) -> None:
         pass

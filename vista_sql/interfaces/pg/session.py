@@ -181,6 +181,9 @@ class _StageNotices:
             self._sent[key] = float("inf") if bar.finished is not None else time.monotonic()
             self._notify(f"{bar.label}: {bar.summary()}")
 
+    def scored(self, event) -> None:
+        self._notify(f"scored {progress.scored_line(event)}")
+
     def close(self) -> None:
         pass
 
