@@ -78,6 +78,9 @@ def spark():
             del os.environ[JAVA_OPTIONS]
         else:
             os.environ[JAVA_OPTIONS] = child_options
+    # Session records (a statement's features kept for the next) are tested on their own, in
+    # tests/test_session_records.py: every other test counts and compares its own inference.
+    session.conf.set("vista.session.records", "false")
     yield session
     session.stop()
 

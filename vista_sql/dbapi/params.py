@@ -63,6 +63,11 @@ def bind(operation: str, parameters) -> Bound:
         tokens = VistaTokenizer().tokenize(operation)
     except TokenError as error:
         raise ProgrammingError(f"cannot read the SQL: {error}") from None
+    if numbered and _placeholders(tokens) and not numbered_placeholders(tokens):
+        raise ProgrammingError(
+            "parameters for :name or %(name)s placeholders must be a mapping of names to values "
+            "(a sequence binds $1, $2, ...)"
+        )
     pieces, spans, cursor, length = [], [], 0, 0
     for start, end, name in _placeholders(tokens, numbered):
         if name is None:  # '%%' in pyformat SQL is one '%'

@@ -261,7 +261,9 @@ class _Steps:
         # so a driver dying later resumes from there.
         last = stage.stage.index == plan.stages[-1].index
         # A refresh's stages hold only the images it inferred: too few to continue from.
+        # A session record keeps features only: a block's tensors are tens of times larger.
         keep = q.materialize and stage.stage.cut == Cut.STAGED and not last and not plan.refresh
+        keep = keep and not q.session_record
         then = partial(_keep_handover, spark, q, stage, self.handed_over) if keep else None
         fits = []
         records = {r.layer.name: r for r in plan.refreshed}

@@ -63,6 +63,8 @@ class TransferQuery:
     # Spark's StringIndexer orders them), () until read from the joined rows; None for a numeric
     # or boolean label, trained on as it is.
     classes: tuple[str, ...] | None = None
+    # `materialize` is the session's own record (execution/session_records), not the user's.
+    session_record: bool = False
 
 
 UNKNOWN_SIZE = 2**62  # Statistics.structured_bytes of a source Spark has no estimate for

@@ -23,6 +23,7 @@ from vista_sql.execution import (
     materialize,
     results,
     runner,
+    session_records,
 )
 from vista_sql.ml import saved
 from vista_sql.optimizer import planner
@@ -130,7 +131,7 @@ def run_statement(
     """(TransferResult, plans) of a TRANSFER; `train=False` only writes its MATERIALIZE INTO.
     A feature table it writes records `as_written`, or else the statement itself."""
     spark = context.spark
-    queries = context.binder.bind_all(tree)
+    queries = [session_records.applied(spark, q) for q in context.binder.bind_all(tree)]
     save_as = tree.args.get("save_as") if train else None
     if save_as is not None:
         try:
@@ -161,16 +162,27 @@ def run_statement(
         for q in queries:
             if q.materialize:  # only now: until the views above were replaced they named them
                 materialize.sweep_versions(q.materialize, [layer.name for layer in q.layers])
+    records = {q.materialize for q in queries if q.session_record}
+    if records:
+        session_records.evict(spark, keep=records)
     return result, plans
 
 
 def handle_explain(context: Context, tree: nodes.ExplainTransfer) -> Outcome:
     """EXPLAIN [COST] TRANSFER: the plans as text, nothing run."""
-    queries = context.binder.bind_all(tree.this)
+    spark = context.spark
+    queries = [session_records.applied(spark, q) for q in context.binder.bind_all(tree.this)]
     statement_ids = [next(_statement_ids) for _ in queries]
-    plans, _ = plan_all(context.spark, queries)
+    plans, _ = plan_all(spark, queries)
     text = render(plans, statement_ids, with_cost=bool(tree.args.get("cost")))
-    return Outcome(context.spark.createDataFrame([(text,)], "plan string"))
+    if any(q.session_record for q in queries):
+        used, limit = session_records.usage(spark)
+        text += (
+            f"\n== session records ==\n{session_records.root(spark)}: {used / 1e6:,.1f} MB of "
+            f"{limit / 1e6:,.1f} MB (vista.session.records.quota); a statement without "
+            "MATERIALIZE INTO keeps its features there for later statements"
+        )
+    return Outcome(spark.createDataFrame([(text,)], "plan string"))
 
 
 def _save(spark, name: str, best: saved.Best) -> None:
