@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-fast check-java check-chromium check-pg-clients lint clean bench bench-quick bench-onnx \
-	bench-incremental bench-paper bench-cost-error
+	bench-incremental bench-warm bench-paper bench-cost-error
 
 demo: check-java $(STAMP)
 	$(BIN)/python examples/demo_data.py build/demo
@@ -82,6 +82,12 @@ bench-onnx: check-java $(STAMP)
 bench-incremental: check-java $(STAMP)
 	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
 	$(BIN)/python -m bench.incremental
+
+# One session's TRANSFER, then new layers of the same CNN, then another learner on recorded
+# layers, against the single-machine script (bench/warm.py).
+bench-warm: check-java $(STAMP)
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	$(BIN)/python -m bench.warm
 
 # Vista's published setups planned EXPLAIN-only at the paper's scale (bench/paper_scale.py): no
 # data, no Spark, no Java; the CNNs are built on the CPU only for their layer shapes and FLOPs.
