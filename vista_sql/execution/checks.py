@@ -94,13 +94,17 @@ def classes(spark, query: nodes.TransferQuery) -> tuple[str, ...]:
     return tuple(row[0] for row in counted)
 
 
-def before_run(spark, plan, counts: Counts) -> None:
-    """Refuse a statement with nothing to train on; warn about rows it will leave out."""
+def before_run(spark, plan, counts: Counts, train: bool = True) -> None:
+    """Refuse a statement with nothing to train on; warn about rows it will leave out. An
+    extraction (`train=False`, REFRESH FEATURES) trains nothing: only no rows at all stops it."""
     q, c = plan.query, counts
     key, label = F.col(lowering.quoted(lowering.KEY)), F.col(lowering.quoted(lowering.LABEL))
     joined = spark.sql(lowering.baseline_sql(plan))
     if c.rows == 0:
-        raise VistaExecutionError(f"nothing to train on: {_why_empty(spark, q, c.image_rows)}")
+        what = "train on" if train else "extract"
+        raise VistaExecutionError(f"nothing to {what}: {_why_empty(spark, q, c.image_rows)}")
+    if not train:
+        return
     if c.null_labels == c.rows:
         raise VistaExecutionError(
             f"nothing to train on: the label '{q.label}' is NULL in all {c.rows} joined rows"

@@ -148,7 +148,7 @@ def run_statement(
     ):
         plans, counts = plan_all(spark, queries)
         with failures.during("the checks before inference"):
-            checks.before_run(spark, plans[0], counts)  # the CNNs share the joined rows
+            checks.before_run(spark, plans[0], counts, train)  # the CNNs share the joined rows
         name = save_as.name if save_as is not None else None
         # The run names its stages and fits itself; this names what falls between them.
         with failures.during("the TRANSFER"):
