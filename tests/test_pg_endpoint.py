@@ -111,6 +111,24 @@ def test_psycopg_binds_parameters_as_literals_and_reads_typed_columns(endpoint, 
         assert conn.execute("SELECT count(*) FROM products").fetchone() == (rows,)
 
 
+def test_explain_show_and_describe_return_typed_rows(endpoint, onnx_block):
+    """vista_sql's own statements and Spark's commands come back as rows like a query's."""
+    import psycopg
+
+    transfer = TRANSFER.format(model=onnx_block, layer=ONNX_LAYER, bound=0)
+    with psycopg.connect(_dsn(endpoint), autocommit=True) as conn:
+        plan = conn.execute("EXPLAIN " + transfer)
+        assert [d.name for d in plan.description] == ["plan"]
+        assert plan.fetchone()[0].startswith("== vista_sql plan ==")
+        cnns = conn.execute("SHOW CNNS")
+        names = [row[0] for row in cnns.fetchall()]
+        assert "resnet50" in names and cnns.description[0].type_code == 25  # text
+        described = conn.execute("DESCRIBE products").fetchall()
+        assert ("price", "double") in [(row[0], row[1]) for row in described]
+        tables = {row[1] for row in conn.execute("SHOW TABLES").fetchall()}
+        assert {"images", "products"} <= tables
+
+
 def test_pg8000_and_sqlalchemy_and_pandas_read_with_parameters(endpoint):
     import pandas as pd
     import pg8000.dbapi
