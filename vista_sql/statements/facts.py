@@ -57,14 +57,17 @@ class Facts:
         return {name: getattr(self, name) for name in planned}
 
 
-def gather(spark, query: TransferQuery, counts: checks.Counts | None = None) -> Facts:
+def gather(
+    spark, query: TransferQuery, counts: checks.Counts | None = None, labels: bool = True
+) -> Facts:
     """What the planner needs for `query`; `counts` when already counted (they do not depend
-    on the CNN, so a statement comparing CNNs counts them once)."""
+    on the CNN, so a statement comparing CNNs counts them once); `labels=False` for an
+    extraction, which needs no label statistics."""
     relist(spark, query.images.name)
     resources = of_session(spark)
     slots = task_slots(spark, resources)
     baseline = lowering.baseline_sql(nodes.draft(query))
-    counts = counts or checks.count(spark, query, baseline)
+    counts = counts or checks.count(spark, query, baseline, labels)
     statistics = Statistics(
         images=counts.image_rows,
         joined=counts.rows,

@@ -40,16 +40,17 @@ log = logging.getLogger("vista_sql")
 _statement_ids = itertools.count(1)
 
 
-def plan_all(spark, queries) -> tuple[list, checks.Counts]:
+def plan_all(spark, queries, train: bool = True) -> tuple[list, checks.Counts]:
     """A plan per CNN: what the session holds (facts.gather), then the optimizer on those values;
-    and the joined rows' counts, which do not depend on the CNN (counted once, for the first)."""
+    and the joined rows' counts, which do not depend on the CNN (counted once, for the first).
+    An extraction (`train=False`) reads neither the label's classes nor its statistics."""
     plans, counts = [], None
-    if queries[0].classes == ():  # the CNNs share the label and its joined rows
+    if train and queries[0].classes == ():  # the CNNs share the label and its joined rows
         with failures.during("reading the label's classes"):
             names = checks.classes(spark, queries[0])
         queries = [dataclasses.replace(q, classes=names) for q in queries]
     for query in queries:
-        found = facts.gather(spark, query, counts)
+        found = facts.gather(spark, query, counts, labels=train)
         counts = found.counts
         plans.append(planner.plan(query, **found.arguments()))
     return plans, counts
@@ -146,7 +147,7 @@ def run_statement(
         materialize.locked(q.materialize for q in queries if q.materialize),
         image_versions.held(),
     ):
-        plans, counts = plan_all(spark, queries)
+        plans, counts = plan_all(spark, queries, train)
         with failures.during("the checks before inference"):
             checks.before_run(spark, plans[0], counts, train)  # the CNNs share the joined rows
         name = save_as.name if save_as is not None else None
