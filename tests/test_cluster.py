@@ -28,20 +28,22 @@ from vista_sql.statements import explain, facts
 pytestmark = pytest.mark.spark
 
 # What these tests prove is that daemons and Connect give local mode's metrics: any CNN, a few
-# images (both classes are among ids 1-20) and a few iterations of the learner do. MobileNetV2's
-# early layers are built and run in a fraction of ResNet50's time by each executor's Python
-# worker, and every iteration is a Spark job, which costs far more on daemons than in local mode.
-LAYERS = "block_1_expand_relu, block_2_add"
+# images (both classes are among ids 1-20) and a few iterations of the learner do. The small ONNX
+# graph of tests/onnx_models.py keeps TensorFlow out of every executor's Python worker, the Connect
+# server's and the drivers' (ONNX Runtime: 57 MB and a fraction of a second to start), and every
+# iteration is a Spark job, which costs far more on daemons than in local mode.
+LAYERS = "`/maxpool/MaxPool_output_0`, `/layer1/layer1.0/relu/Relu_output_0`"
 FEW = "CREATE OR REPLACE TEMPORARY VIEW few_images AS SELECT * FROM images WHERE id <= 20;\n"
 TRANSFER = f"""
-TRANSFER FEATURES FROM mobilenetv2 WEIGHTS RANDOM SEED 0 LAYERS ({LAYERS})
+TRANSFER FEATURES FROM MODEL '{{model}}' LAYERS ({LAYERS})
   ON few_images AS i (id, content) JOIN products AS p USING (id)
   TRAIN logistic_regression (LABEL is_popular, max_iter = 5)
   EVALUATE SPLIT 0.25
+  OPTIONS (preprocess = 'torch')
 """
 # Executors get 2 GB of heap: with Spark's default memoryOverhead that is the smallest executor
 # the optimizer finds room in for ResNet50 (TensorFlow, task buffers and 512 MB of storage), and
-# room enough for MobileNetV2.
+# room enough for the ONNX graph of these tests.
 EXECUTOR = {"spark.executor.memory": "2g", "spark.driver.memory": "1g"}
 
 
@@ -87,10 +89,15 @@ def _metrics(rows) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def local_run(vista, demo_views):
+def transfer(onnx_block) -> str:
+    return TRANSFER.format(model=onnx_block)
+
+
+@pytest.fixture(scope="module")
+def local_run(vista, demo_views, transfer):
     """The statement in local mode: its metrics and the rows each stage inferred."""
     vista.sql(FEW)
-    frame = vista.sql(TRANSFER)
+    frame = vista.sql(transfer)
     metrics = _metrics([row.asDict() for row in frame.collect()])
     return metrics, _inferred(vista.last_metrics["inferred"])
 
@@ -131,10 +138,10 @@ def _conf(settings: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.cluster
-def test_standalone_cluster_matches_local(local_run, demo_dir, tmp_path):
+def test_standalone_cluster_matches_local(local_run, transfer, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         master = daemons.standalone(workers=2, cores=1, memory="2g")
-        script = demo_views_sql(demo_dir) + FEW + f"EXPLAIN {TRANSFER};\n{TRANSFER};"
+        script = demo_views_sql(demo_dir) + FEW + f"EXPLAIN {transfer};\n{transfer};"
         lines = _run([*CLI, "--master", master, *_conf(EXECUTOR), "-e", script], tmp_path)
         # Both workers ran an executor: the CNN stages ran on them, not in the driver.
         executors = list((tmp_path / "spark" / "work").glob("app-*/*/stderr"))
@@ -146,10 +153,10 @@ def test_standalone_cluster_matches_local(local_run, demo_dir, tmp_path):
 
 
 @pytest.mark.cluster
-def test_spark_connect_matches_local(local_run, demo_dir, tmp_path):
+def test_spark_connect_matches_local(local_run, transfer, demo_dir, tmp_path):
     with Daemons(tmp_path / "spark") as daemons:
         remote = daemons.connect_server("local[2]", {"spark.driver.memory": "2g"})
-        script = demo_views_sql(demo_dir) + FEW + f"{TRANSFER};"
+        script = demo_views_sql(demo_dir) + FEW + f"{transfer};"
         lines = _run([sys.executable, "-c", CONNECT_CHILD, remote], tmp_path, stdin=script)
     assert _metrics([line for line in lines if "layer" in line]) == same_metrics(local_run[0])
     # Counted in the stage tables over Connect, by accumulators locally: the same rows.
