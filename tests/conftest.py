@@ -37,47 +37,12 @@ os.environ.setdefault(JAVA_OPTIONS, CHILD_JAVA_OPTIONS)
 FAST_TIER = os.environ.get("VISTA_SQL_TEST_TIER") == "fast"
 
 
-# `make test` hands whole files to its two pytest processes (--dist loadfile) in collection
-# order (--no-loadscope-reorder: by default xdist sends the files with most tests first, which
-# leaves the longest files, those with a test or two that start processes of their own, for
-# last, and one process idle while the other finishes them). Longest first, so that the
-# short files fill in at the end. Seconds per file on a clean clone, session 15 (AMD EPYC,
-# 2 cores); files not named here follow in their usual order.
-LONGEST_FIRST = (
-    "test_reuse.py",  # 100 s
-    "test_learners.py",  # 86 s
-    "test_saved_models.py",  # 86 s
-    "test_plans.py",  # 84 s
-    "test_refresh.py",  # 75 s
-    "test_cluster.py",  # 68 s
-    "test_bad_images.py",  # 59 s
-    "test_refresh_tables.py",  # 59 s
-    "test_out_of_memory.py",  # 58 s
-    "test_memory_pressure.py",  # 57 s
-    "test_jupyter.py",  # 56 s
-    "test_pg_endpoint.py",  # 56 s
-    "test_onnx.py",  # 53 s
-    "test_shell_faults.py",  # 52 s
-    "test_plain_sql.py",  # 44 s
-    "test_catalog.py",  # 44 s
-    "test_shell.py",  # 41 s
-    "test_user_models.py",  # 39 s
-    "test_console.py",  # 37 s
-    "test_multi_cnn.py",  # 35 s
-    "test_bad_data.py",  # 34 s
-    "test_session_records.py",  # 31 s
-)
-
-
 def pytest_collection_modifyitems(items):
     # Whatever asks for the session's SparkSession, directly or through another fixture, needs
     # the JVM; tests that start one in a child process say so with `pytestmark`.
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
-    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    # Stable: a file's tests keep their order.
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session", autouse=FAST_TIER)
