@@ -10,10 +10,11 @@ import shutil
 
 import numpy as np
 import pytest
-from growing import FIRST, LAYERS, growing_statement, inferred
+from growing import FIRST, LAYERS, growing_statement, growing_views, inferred
 from tolerances import METRIC, assert_features_close
 
 from vista_sql.errors import VistaExecutionError
+from vista_sql.execution.recorded import REUSE_PATHS
 from vista_sql.plan.manifest import LOCK, VERSION, Manifest
 
 
@@ -99,6 +100,30 @@ def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
     # Nothing changed since: every layer is loaded as it is, nothing inferred.
     explain = vista.sql("EXPLAIN " + statement).first()[0]
     assert explain.count(": loaded (") == len(LAYERS) and "Stage 0" not in explain, _reuse(explain)
+
+
+def test_the_record_of_these_images_wins_over_one_of_other_images_listed_first(
+    vista, spark, demo_views, growing_folder, onnx_block, tmp_path
+):
+    def statement(target, option):  # one layer, one iteration: what is loaded is the point
+        text = growing_statement(onnx_block, target, option).replace("max_iter = 5", "max_iter = 1")
+        layers = ", ".join(f"`{name}`" for name in LAYERS)
+        return text.replace(layers, f"`{LAYERS[0]}`")
+
+    # The same keys and CNN, but copies elsewhere: every one of their versions differs.
+    copies = tmp_path / "copies"
+    shutil.copytree(growing_folder, copies)
+    vista.sql(growing_views(copies))
+    vista.sql(statement(tmp_path / "others", "reuse = false")).collect()
+    vista.sql(growing_views(growing_folder))
+    vista.sql(statement(tmp_path / "these", "reuse = false")).collect()
+    spark.conf.set(REUSE_PATHS, f"{tmp_path / 'others'},{tmp_path / 'these'}")
+    try:
+        vista.sql(statement(tmp_path / "new", "refresh = true")).collect()
+    finally:
+        spark.conf.unset(REUSE_PATHS)
+    (loaded,) = vista.last_metrics["loaded"].values()
+    assert loaded.startswith(str(tmp_path / "these")) and inferred(vista) == []
 
 
 def _data_files(directory) -> dict[str, int]:

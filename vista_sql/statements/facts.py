@@ -137,23 +137,31 @@ def _explained_size(frame) -> int:
 def find_records(
     spark, query: TransferQuery, rows: int, baseline_sql: str
 ) -> tuple[RecordedLayer, ...]:
-    """One entry per requested layer that some manifest records: the first usable one found.
-    Candidates come from the statement's own target (so re-running a statement resumes) and from
-    the session's `vista.reuse.paths`."""
+    """One entry per requested layer that some manifest records. A record that needs no
+    inference (unversioned and current) is taken as found; among versioned ones, all are compared
+    with the images and the one leaving the fewest images to infer wins (the statement's own
+    target on a tie): the session accumulates records of other image sets for the same CNN and
+    layer, and the first one listed may hold none of these images. Candidates come from the
+    statement's own target (so re-running a statement resumes) and from the session's
+    `vista.reuse.paths`."""
     roots = [r for r in [query.materialize, *records_on_disk.reuse_paths(spark)] if r]
     manifests = [Manifest.read(root) for root in dict.fromkeys(roots)]
     if not any(m.layers for m in manifests):
         return ()
     identity = records_on_disk.images_identity(spark, query, rows)
     needed = spark.sql(baseline_sql).select(KEY)
-    found: list[RecordedLayer] = []
+    chosen: list[RecordedLayer] = []
+    rivals: dict[int, list[RecordedLayer]] = {}  # position in `chosen` -> its versioned records
     for layer in query.layers:
-        candidates = []
+        candidates, versioned = [], []
         for manifest in manifests:
             record = recorded.candidate(query, manifest, layer, identity)
             if record is None:
                 continue
-            if record.problem is None and not record.versioned:
+            if record.problem is None and record.versioned:
+                versioned.append(record)
+                continue
+            if record.problem is None:
                 missing = records_on_disk.missing_rows(spark, record.path, record.key, needed)
                 if missing:
                     problem = f"lacks {missing} of the rows this statement needs"
@@ -161,14 +169,20 @@ def find_records(
             candidates.append(record)
             if record.problem is None:
                 break
-        if candidates:
-            found.append(candidates[-1])
-    versioned = [i for i, r in enumerate(found) if r.problem is None and r.versioned]
-    if versioned:
-        compared = _compared(spark, [found[i] for i in versioned], needed, query)
-        for i, record in zip(versioned, compared, strict=True):
-            found[i] = record
-    return tuple(found)
+        if versioned and not (candidates and candidates[-1].problem is None):
+            rivals[len(chosen)] = versioned
+            chosen.append(versioned[0])
+        elif candidates:
+            chosen.append(candidates[-1])
+    if rivals:
+        compared = iter(
+            _compared(spark, [r for group in rivals.values() for r in group], needed, query)
+        )
+        for position, group in rivals.items():
+            ranked = [next(compared) for _ in group]
+            # min keeps the first listed (the statement's own target) on a tie
+            chosen[position] = min(ranked, key=lambda r: r.new + r.changed)
+    return tuple(chosen)
 
 
 def _compared(spark, records: list[RecordedLayer], needed, query) -> list[RecordedLayer]:
