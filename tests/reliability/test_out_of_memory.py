@@ -25,6 +25,26 @@ pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[2]
 PETABYTE = 10**15
 
+
+def _tensorflow_ones(count: int):
+    """A UDF allocating `count` floats with TensorFlow (nested, so that it is pickled whole: the
+    worker cannot import this test module)."""
+
+    def ones(_):
+        # oneDNN's allocator waits 10 s for memory to come free before it raises, in each task
+        # attempt's worker; the system allocator raises the same ResourceExhaustedError at once.
+        # It is read at the worker's first TensorFlow allocation (a worker that already made one
+        # keeps oneDNN's, and this case only takes longer).
+        import os
+
+        os.environ.setdefault("TF_ONEDNN_USE_SYSTEM_ALLOCATOR", "1")
+        import tensorflow as tf
+
+        return float(tf.ones((count,)).shape[0])
+
+    return ones
+
+
 ALLOCATE = {
     "numpy_petabyte": (
         lambda _: float(__import__("numpy").ones(PETABYTE, dtype="uint8").sum()),
@@ -35,10 +55,12 @@ ALLOCATE = {
         "Arrow could not allocate a buffer (ArrowMemoryError)",
     ),
     "tensorflow_petabyte": (
-        lambda _: float(__import__("tensorflow").ones((PETABYTE // 4,)).shape[0]),
+        _tensorflow_ones(PETABYTE // 4),
         "TensorFlow could not allocate a tensor",
     ),
 }
+
+
 WORKER_FIX = (
     "give the Python workers more memory (spark.executor.pyspark.memory, or the machine's or "
     "container's)"
@@ -66,8 +88,7 @@ def test_a_workers_failed_allocation_is_one_out_of_memory_line(allocating, udf):
 
 def test_the_shell_prints_a_workers_failed_allocation_as_the_same_line(allocating, vista, capsys):
     # The shell prints whatever error the statement raised; which allocator failed only changes
-    # the words above. NumPy's fails at once: TensorFlow's waits 10 s for memory to come free
-    # (its allocator's retry), in a new worker for each of the task's two attempts.
+    # the words above.
     udf = "numpy_petabyte"
     assert not Shell(vista, "table", debug=False).run_script(f"SELECT {udf}(id) FROM range(1);")
     assert capsys.readouterr().err.splitlines() == [f"error: {_expected(udf)}"]
