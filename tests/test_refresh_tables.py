@@ -85,7 +85,7 @@ def test_a_refresh_killed_midway_leaves_every_layer_readable_and_the_next_run_co
     views = demo_views_sql(demo_views) + growing_views(growing_folder)
     script = tmp_path / "refresh.sql"
     script.write_text(views + statement + ";\n")
-    # Killed once the staged plan recorded its first refreshed layer: the others still old.
+    # Killed once the staged plan recorded its first refreshed layer: the other still old.
     kill_when(
         script,
         lambda: any(

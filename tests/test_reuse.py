@@ -18,7 +18,10 @@ from vista_sql.plan.manifest import MANIFEST
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark
 
-# ResNet50: deep enough that continuing from stored tensors beats recomputing even on 40 images.
+# ResNet50: deep enough that continuing from stored tensors beats recomputing even on 40 images
+# (the cost model rates what AlexNet or MobileNetV2 would skip below reading their tensors back,
+# and no option forces a resume). conv5_block1_out, between the other two, leaves the killed
+# driver two stages to be caught in: dropping it saved no measurable time.
 LAYERS = ("conv4_block6_out", "conv5_block1_out", "avg_pool")
 VIEWS = """
 CREATE OR REPLACE TEMPORARY VIEW {name}_files USING binaryFile
