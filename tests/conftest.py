@@ -34,6 +34,9 @@ SESSION_JAVA_OPTIONS = (
     "-XX:Tier4CompileThreshold=30000 -XX:Tier4BackEdgeThreshold=160000"
 )
 os.environ.setdefault(JAVA_OPTIONS, CHILD_JAVA_OPTIONS)
+# Zoo CNNs' graphs (catalog/graph_cache) go to the checkout's build/, not the user's home; the
+# tests' child processes inherit it and plan from what this run's first build wrote.
+os.environ.setdefault("VISTA_SQL_CACHE", str(ROOT / "build" / "cache"))
 FAST_TIER = os.environ.get("VISTA_SQL_TEST_TIER") == "fast"
 
 

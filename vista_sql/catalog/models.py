@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vista_sql.catalog import backend, zoo
+from vista_sql.catalog import backend, graph_cache, zoo
+from vista_sql.catalog.graph import CnnGraph
 from vista_sql.catalog.keras_cnn import KerasCnn
 from vista_sql.catalog.resident import Resident
 from vista_sql.catalog.weights import WeightsRef
@@ -95,6 +96,21 @@ def model_for(ref: ModelRef, threads: int | None = None):
     if key not in _models:
         _models.discard(lambda kept: kept[0] != ref)  # an older version of the same file
     return _models.get(key, lambda: build(ref, threads))
+
+
+def graph_for(ref: ModelRef) -> CnnGraph:
+    """What planning needs of the CNN, refused here if it cannot be built. A zoo CNN's comes
+    from the graph cache once any process has built it, so planning needs no TensorFlow."""
+    spec = ref.spec
+    if spec is None:
+        cnn = model_for(ref)
+        cnn.check()
+        return cnn.graph
+    found = None if is_resident(ref) else graph_cache.load(spec)
+    if found is None:
+        found = model_for(ref).graph
+        graph_cache.store(spec, found)
+    return found
 
 
 def is_resident(ref: ModelRef) -> bool:

@@ -406,7 +406,7 @@ def _stage_name(stage, count: int) -> str:
 
 def _keep_handover(spark, q, stage, kept: list[str]) -> None:
     """Store the stage's hand-over tensors beside its layer; add that layer's name to `kept`."""
-    cut = stage.task.plan_cut(cnn_models.model_for(q.cnn).graph)
+    cut = stage.task.plan_cut(cnn_models.graph_for(q.cnn))
     names = [cut.outputs[i] for i in cut.frontier]
     layer = stage.stage.layers[0].name
     materialize.write_handover(spark, q.materialize, layer, stage.table, names)

@@ -133,7 +133,7 @@ class Best:
 
 
 def layer_flops(candidate: Candidate) -> float:
-    graph = cnn_models.model_for(candidate.query.cnn).graph
+    graph = cnn_models.graph_for(candidate.query.cnn)
     return float(staging.layer_flops(graph, candidate.layer.name))
 
 

@@ -39,7 +39,7 @@ def _handover_inputs(query: TransferQuery, layer: str, stored: tuple[str, ...]):
     deepest = query.layers[-1].name
     if not stored or layer == deepest:
         return None
-    cut = staging.plan_cuts(models.model_for(query.cnn).graph, [layer, deepest])[0]
+    cut = staging.plan_cuts(models.graph_for(query.cnn), [layer, deepest])[0]
     needed = [cut.outputs[i] for i in cut.frontier]
     if not set(needed) <= set(stored):
         return None

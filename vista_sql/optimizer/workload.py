@@ -12,7 +12,7 @@ from vista_sql.plan.workload import LayerCost, ModelFootprint, Profile, Workload
 
 def profile(query: TransferQuery) -> Profile:
     """The query's layers and the model's footprint, measured from the CNN's graph."""
-    graph = models.model_for(query.cnn).graph
+    graph = models.graph_for(query.cnn)
     names = [layer.name for layer in query.layers]
     cuts = staging.plan_cuts(graph, names)
     layers = []

@@ -81,12 +81,11 @@ class Binder:
         options = option_specs.read(stmt.args.get("options") or [], option_specs.TRANSFER_OPTIONS)
         ref = self.model_ref(stmt.this, stmt.args.get("weights"), options)
         try:
-            cnn = cnn_models.model_for(ref)
-            cnn.check()
+            graph = cnn_models.graph_for(ref)
         except VistaBindError as error:
             raise error.at(*position(stmt.this)) from None
         pool = self._pooling(stmt.args.get("pooling"))
-        layers = self._layers(stmt, ref, cnn.graph, pool)
+        layers = self._layers(stmt, ref, graph, pool)
 
         images, key, image, table, join_columns, condition, where = self.sources(stmt)
         train = stmt.args["train"]
@@ -164,11 +163,10 @@ class Binder:
                 raise _error(f"CNN '{ref.name}' is listed twice with the same weights", choice)
             seen[ref] = choice.this
             try:
-                cnn = cnn_models.model_for(ref)
-                cnn.check()
+                graph = cnn_models.graph_for(ref)
             except VistaBindError as error:
                 raise error.at(*position(choice.this)) from None
-            layers = self._layers(stmt, ref, cnn.graph, first.pooling)
+            layers = self._layers(stmt, ref, graph, first.pooling)
             queries.append(dataclasses.replace(first, cnn=ref, layers=layers))
         if first.materialize is None:
             return tuple(queries)

@@ -68,7 +68,7 @@ def describe(binder: Binder, stmt: nodes.DescribeCnn) -> list[tuple]:
     # weights: DESCRIBE works offline whatever is in the Keras cache.
     builtin = stmt.this.name.lower() in zoo.ZOO
     ref = binder.model_ref(stmt.this, nodes.Weights(random=True) if builtin else None, {})
-    graph = models.model_for(ref).graph
+    graph = models.graph_for(ref)
     return [
         (
             info.layer,
