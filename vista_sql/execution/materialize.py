@@ -151,11 +151,27 @@ def write_version(frame, q, layer: str, versions, appended=None) -> tuple[str, i
     rows with their image versions (`versions`: KEY, VERSION); current once `record`ed. All of
     `frame`'s rows, or with `appended` = (the rows its record lacks, the record) just those,
     beside the record's files: nothing it holds is read or written again."""
+    # Counted before the version is published: a statement cancelled in a count's job between
+    # publishing and recording would leave a version nothing names.
     if appended is None:
-        return _write(frame, q.materialize, layer, q.key, versions, None), frame.count()
+        rows = frame.count()
+        return _write(frame, q.materialize, layer, q.key, versions, None), rows
     lacking, record = appended
+    rows = record.rows + lacking.count()
     directory = _write(lacking, q.materialize, layer, q.key, versions, Path(record.path))
-    return directory, record.rows + lacking.count()
+    return directory, rows
+
+
+@contextlib.contextmanager
+def removed_unless_recorded(root: str, directory: str):
+    """Around recording a version just written: if the block fails before the manifest names
+    it (a cancelled statement), the version is deleted, so that only recorded layers remain."""
+    try:
+        yield
+    except BaseException:
+        if directory not in _named_versions(root):
+            shutil.rmtree(Path(root) / directory, ignore_errors=True)
+        raise
 
 
 def _write(frame, root: str, layer: str, key: str, versions, beside: Path | None) -> str:
@@ -174,13 +190,17 @@ def sweep_versions(root: str, layers) -> None:
     """Delete the versions of `layers` the manifest does not name: superseded ones, and any a
     killed statement wrote but never recorded. Only once a statement succeeded and its views
     name the current versions; a reader elsewhere still on a removed one must query again."""
-    named = {entry.directory or manifest.layer_dir(name) for name, entry in _entries(root)}
+    named = _named_versions(root)
     for layer in layers:
         first = manifest.layer_dir(layer)
         versions = re.compile(rf"{re.escape(first)}(\.v[0-9]+)?")
         for path in Path(root).iterdir():
             if versions.fullmatch(path.name) and path.name not in named and path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
+
+
+def _named_versions(root: str) -> set[str]:
+    return {entry.directory or manifest.layer_dir(name) for name, entry in _entries(root)}
 
 
 def _entries(root: str):

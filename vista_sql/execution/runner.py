@@ -345,12 +345,13 @@ class _Steps:
                 directory, rows = materialize.write_version(
                     frame, q, layer.name, self.image_versions, appended
                 )
-                entry = materialize.entry(q, layer, self.identity, rows, directory)
-                with self.publishing:
-                    materialize.record(q.materialize, layer.name, entry)
-                    recorded.remember(self.spark, q.materialize)
-                    if written is not None:
-                        written()
+                with materialize.removed_unless_recorded(q.materialize, directory):
+                    entry = materialize.entry(q, layer, self.identity, rows, directory)
+                    with self.publishing:
+                        materialize.record(q.materialize, layer.name, entry)
+                        recorded.remember(self.spark, q.materialize)
+                        if written is not None:
+                            written()
             if not self.training:
                 return entry.rows if writes else frame.count()
             return training.fit_and_score(
