@@ -7,8 +7,10 @@ UDFs) → execute. Statements that are not ours go to `spark.sql` as the origina
 from __future__ import annotations
 
 import logging
+import os
 import re
 
+import py4j
 import sqlglot
 from pyspark.errors import ParseException
 from sqlglot.errors import ParseError
@@ -27,6 +29,16 @@ _SPARK_POSITION = re.compile(r"\(?line (\d+),? pos (\d+)\)?;?")
 # py4j logs a broken connection to the JVM with its traceback; vista_sql says why the JVM ended.
 for _name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger", "py4j"):
     logging.getLogger(_name).setLevel(logging.CRITICAL + 1)
+_PY4J_DIRECTORY = os.path.dirname(py4j.__file__) + os.sep
+
+
+def _not_from_py4j(record: logging.LogRecord) -> bool:
+    return not record.pathname.startswith(_PY4J_DIRECTORY)
+
+
+# ... but where the connection resets mid-command, py4j calls logging.exception on the root
+# logger, which installs a stderr handler and prints the traceback above vista_sql's one line.
+logging.getLogger().addFilter(_not_from_py4j)
 
 
 class VistaSession:

@@ -153,6 +153,39 @@ def test_the_kernel_killing_a_worker_and_a_jvm_out_of_heap_each_read_out_of_memo
     assert lines[0].endswith(WORKER_FIX), lines[0]
 
 
+# A JVM that dies mid-command resets py4j's socket; py4j then logs the traceback on the root
+# logger (timing decides whether the JVM case above meets it). A listener that hangs up on its
+# first byte resets the socket the same way, without a JVM.
+HUNG_UP = """
+import socket, sys, threading
+if sys.argv[1] == "vista":
+    import vista_sql.session
+from py4j.java_gateway import GatewayClient, GatewayParameters
+
+listener = socket.create_server(("127.0.0.1", 0))
+
+def hang_up():
+    while True:
+        connection, _ = listener.accept()
+        connection.recv(1)
+        connection.close()  # unread bytes left: the kernel answers with a reset
+
+threading.Thread(target=hang_up, daemon=True).start()
+port = listener.getsockname()[1]
+GatewayClient(gateway_parameters=GatewayParameters(port=port)).send_command("c\\nx\\ne\\n")
+"""
+
+
+def test_py4j_logs_nothing_when_its_connection_resets_once_vista_sql_is_imported():
+    def stderr(imported: str) -> str:
+        child = [sys.executable, "-c", HUNG_UP, imported]
+        return subprocess.run(child, capture_output=True, text=True, timeout=60).stderr
+
+    # Without vista_sql the same reset prints py4j's traceback, so the listener did reset it.
+    assert "Exception while sending command" in stderr("plain")
+    assert stderr("vista") == ""
+
+
 # The kinds no test here can provoke on demand (std::bad_alloc needs a C++ allocation to fail
 # in a worker; Spark's own OutOfMemoryError needs its memory manager to refuse a task), as Spark
 # words them: the same line, from the same rules.
