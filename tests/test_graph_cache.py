@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from vista_sql.cache import CACHE_ENV
 from vista_sql.catalog import graph_cache, models
 from vista_sql.catalog.weights import WeightsRef
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.cnn
 
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(graph_cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     monkeypatch.setattr(graph_cache, "_known", {})  # what this process read of other directories
     return tmp_path / "graphs"
 

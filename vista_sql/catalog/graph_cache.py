@@ -17,16 +17,15 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from vista_sql import cache
 from vista_sql.catalog.graph import CnnGraph, Op
 from vista_sql.catalog.zoo import CnnSpec
 
 FORMAT = 1  # bump when CnnGraph or what keras_graph reads from a model changes
-CACHE_ENV = "VISTA_SQL_CACHE"
 
 
 def directory() -> Path:
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "vista_sql"
-    return Path(root) / "graphs"
+    return cache.directory("graphs")
 
 
 def _path(spec: CnnSpec) -> Path:

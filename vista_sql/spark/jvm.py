@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 log = logging.getLogger("vista_sql.jvm")
+JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 KEPT_LINES = 500
 
 
@@ -74,7 +75,11 @@ def launch(master: str, settings: dict[str, str]) -> None:
 
     if SparkContext._gateway is not None or "PYSPARK_GATEWAY_PORT" in os.environ:
         return
-    conf = SparkConf(loadDefaults=False).setMaster(master).setAll(list(settings.items()))
+    from vista_sql.spark import class_archive
+
+    base = settings.get(JAVA_OPTIONS, "")
+    started = {**settings, JAVA_OPTIONS: f"{base} {class_archive.options(base)}".strip()}
+    conf = SparkConf(loadDefaults=False).setMaster(master).setAll(list(started.items()))
     output = Output()
     write = output.pipe()
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from vista_sql.spark import jvm, remote
 
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+JAVA_OPTIONS = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
 # Local mode gives a task one attempt (a cluster gives it spark.task.maxFailures = 4): one Python
 # worker killed mid-stage, by the OOM killer or by hand, would fail the whole statement. Two
 # attempts survive a lost worker; a task that fails for a deterministic reason reports after two.
@@ -54,7 +55,7 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         # A worker that crashes then says how (Segmentation fault, Aborted) in the job's error.
         "spark.python.worker.faulthandler.enabled": "true",
-        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}",
+        "spark.driver.extraJavaOptions": JAVA_OPTIONS,
         f"spark.executorEnv.{ARROW_POOL[0]}": ARROW_POOL[1],  # a cluster's executors
         **(conf or {}),
     }
