@@ -60,46 +60,12 @@ def pytest_sessionstart(session):
     ).start()
 
 
-# `make test` hands whole files to its two pytest processes in collection order
-# (--no-loadscope-reorder: xdist's own order, most tests first, left the files with one or two
-# long tests for last, where one process ran them while the other had nothing left). The longest
-# files go first, so the short ones fill in at the end; seconds of the clean-clone run of
-# session 17, heaviest first. A file missing here runs after these, in collection order.
-LONGEST_FIRST = (
-    "test_saved_models.py",  # 90 s
-    "test_plans.py",  # 88
-    "test_learners.py",  # 87
-    "test_reuse.py",  # 82
-    "test_cluster.py",  # 80
-    "test_refresh.py",  # 60
-    "test_refresh_tables.py",  # 55
-    "test_pg_endpoint.py",  # 55
-    "test_memory_pressure.py",  # 53
-    "test_bad_images.py",  # 49
-    "test_user_models.py",  # 43
-    "test_onnx.py",  # 41
-    "test_catalog.py",  # 40
-    "test_jupyter.py",  # 39
-    "test_multi_cnn.py",  # 36
-    "test_session_records.py",  # 33
-    "test_out_of_memory.py",  # 31
-    "test_shell_faults.py",  # 31
-    "test_transfer.py",  # 29
-    "test_bad_data.py",  # 29
-    "test_plain_sql.py",  # 29
-    "test_console.py",  # 27
-    "test_shell.py",  # 24
-)
-
-
 def pytest_collection_modifyitems(items):
     # Whatever asks for the session's SparkSession, directly or through another fixture, needs
     # the JVM; tests that start one in a child process say so with `pytestmark`.
     for item in items:
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.spark)
-    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
 
 
 @pytest.fixture(scope="session", autouse=FAST_TIER)
