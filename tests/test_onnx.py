@@ -76,10 +76,11 @@ def test_features_from_a_keras_models_onnx_export_equal_the_keras_models(
         assert_features_close(_stored(spark, out, name, keys), pooling.pool(direct), layer)
 
 
-@pytest.mark.parametrize("plan", ["staged", "lazy", "eager"])
-def test_every_plan_equals_one_direct_onnx_runtime_run(
-    vista, spark, payloads, block_file, tmp_path, plan
+def test_the_staged_plan_equals_one_direct_onnx_runtime_run_and_is_loaded_again(
+    vista, spark, payloads, block_file, tmp_path
 ):
+    # Every plan, with every join and storage choice, against the same direct run: test_plans.
+    plan = "staged"
     out = tmp_path / plan
     vista.sql(
         f"{FEW}; TRANSFER FEATURES FROM MODEL '{block_file}' LAYERS ({_quoted(BLOCK_LAYERS)}) "
@@ -94,18 +95,17 @@ def test_every_plan_equals_one_direct_onnx_runtime_run(
         want = direct[layer]
         want = want.transpose(0, 2, 3, 1) if want.ndim == 4 else want  # channels last, as Keras
         assert_features_close(_stored(spark, out, layer, keys), pooling.pool(want), layer)
-    if plan == "staged":
-        # The same layers again from the record: loaded, not inferred.
-        spark.conf.set(REUSE_PATHS, str(out))
-        try:
-            explain = vista.sql(
-                f"EXPLAIN TRANSFER FEATURES FROM MODEL '{block_file}' LAYERS "
-                f"({_quoted(BLOCK_LAYERS)}) {TAIL} OPTIONS (preprocess = 'torch')"
-            ).first()[0]
-        finally:
-            spark.conf.unset(REUSE_PATHS)
-        for layer in BLOCK_LAYERS:
-            assert f"Load {layer} from '{layer_path(out, layer)}'" in explain
+    # The same layers again from the record: loaded, not inferred.
+    spark.conf.set(REUSE_PATHS, str(out))
+    try:
+        explain = vista.sql(
+            f"EXPLAIN TRANSFER FEATURES FROM MODEL '{block_file}' LAYERS "
+            f"({_quoted(BLOCK_LAYERS)}) {TAIL} OPTIONS (preprocess = 'torch')"
+        ).first()[0]
+    finally:
+        spark.conf.unset(REUSE_PATHS)
+    for layer in BLOCK_LAYERS:
+        assert f"Load {layer} from '{layer_path(out, layer)}'" in explain
 
 
 def test_described_listed_chosen_and_run_as_a_sql_function(vista, spark, payloads, block_file):
