@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -54,9 +55,16 @@ def pytest_sessionstart(session):
     controller = not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", 0)
     if FAST_TIER or controller:
         return
-    children = dict(os.environ)  # before the `spark` fixture swaps the JVM options for its own
+    # The command a process runs at exit to build its archive; the environment as it is before
+    # the `spark` fixture swaps the JVM options for its own.
+    builder = [sys.executable, "-m", class_archive.__name__, JVM_OPTIONS]
+    children = dict(os.environ)
     threading.Thread(
-        target=class_archive.build, args=(JVM_OPTIONS, children), name="class-archive", daemon=True
+        target=subprocess.run,
+        args=(builder,),
+        kwargs={"env": children, "stdin": subprocess.DEVNULL, "capture_output": True},
+        name="class-archive",
+        daemon=True,
     ).start()
 
 

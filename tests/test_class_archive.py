@@ -39,7 +39,9 @@ def _child(tmp_path, environ: dict) -> tuple[subprocess.CompletedProcess, str]:
 
 
 def test_a_new_jvm_loads_spark_from_the_archive_built_for_its_options(tmp_path):
-    archive = class_archive.build(JAVA_OPTIONS)  # the run's own, waited for if still building
+    # The run's own, built by the command a process runs at exit (tests/conftest.py), waited for
+    # if still building; None if that command failed.
+    archive = class_archive.build(JAVA_OPTIONS)
     assert archive is not None and archive.exists()
     assert not list(archive.parent.glob("*.partial"))
     _, session_class = _child(tmp_path, dict(os.environ))
@@ -58,7 +60,18 @@ def test_a_file_the_jvm_refuses_as_its_archive_is_passed_over_in_silence(tmp_pat
     assert "cds" not in done.stderr and "shared archive" not in done.stderr, done.stderr[-2000:]
 
 
-def test_off_maps_no_archive_and_builds_none(monkeypatch):
+def test_auto_builds_at_exit_where_none_exists_and_off_neither_maps_nor_builds(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))  # no archive here
+    monkeypatch.setattr(class_archive, "_building", set())
+    monkeypatch.setattr(class_archive.atexit, "register", lambda *call: built.append(call))
+    built = []
     monkeypatch.setenv(class_archive.MODE_ENV, "off")
-    assert class_archive.options(JAVA_OPTIONS) == ""
-    assert JAVA_OPTIONS not in class_archive._building
+    assert class_archive.options(JAVA_OPTIONS) == "" and built == []
+    monkeypatch.setenv(class_archive.MODE_ENV, "use")
+    assert class_archive.options(JAVA_OPTIONS) == "" and built == []
+    monkeypatch.setenv(class_archive.MODE_ENV, "auto")
+    assert class_archive.options(JAVA_OPTIONS) == "" and len(built) == 1
+    class_archive.options(JAVA_OPTIONS)  # a second session in the same process
+    assert built == [(class_archive._build_in_background, JAVA_OPTIONS)]

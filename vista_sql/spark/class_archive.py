@@ -111,6 +111,9 @@ def build(java_options: str, environ=os.environ) -> Path | None:
     with _locked(archive.with_suffix(".lock")):
         if archive.exists() or failed.exists():
             return archive if archive.exists() else None
+        # Left by a builder whose process ended before it could rename (a short test run).
+        for stale in archive.parent.glob(f"{archive.stem}.*.partial"):
+            stale.unlink(missing_ok=True)
         partial = archive.with_suffix(f".{os.getpid()}.partial")
         env = {**environ, DUMP_ENV: str(partial)}
         try:
@@ -118,7 +121,7 @@ def build(java_options: str, environ=os.environ) -> Path | None:
                 [
                     sys.executable,
                     "-c",
-                    f"import {__name__} as a; a._load_classes(a.sys.argv[1])",
+                    "import vista_sql.spark.class_archive as a; a._load_classes(a.sys.argv[1])",
                     java_options,
                 ],
                 env=env,
@@ -130,8 +133,10 @@ def build(java_options: str, environ=os.environ) -> Path | None:
             if not partial.exists() or partial.stat().st_size == 0:
                 raise OSError("the JVM dumped no archive")
             os.replace(partial, archive)
+        except subprocess.TimeoutExpired:
+            return None  # a busy machine: the next process to exit tries again
         except (OSError, subprocess.SubprocessError):
-            failed.touch()  # this Java cannot: not again at every exit
+            failed.touch()  # this Java cannot: not again at every exit (delete it to retry)
             return None
         finally:
             partial.unlink(missing_ok=True)
