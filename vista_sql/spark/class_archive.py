@@ -6,9 +6,10 @@ loaded into an archive at exit (-XX:ArchiveClassesAtExit) that later JVMs map in
 (-XX:SharedArchiveFile): 2.55 s and 0.47 s. Every `vista-sql`, kernel, console and endpoint
 process pays the start, so the archive is kept in the cache directory.
 
-An archive only fits the JVM binary, Spark's jars and the JVM options it was dumped under (a JVM
-with G1 refuses one dumped with SerialGC), so its name hashes them. A JVM that finds none, or
-refuses it, starts as before and says nothing (its cds logging is off). A truncated archive
+An archive only fits the JVM binary and the class path it was dumped with (a JVM checks both and
+refuses another's), so its name hashes them, and the JVM options too: each set of options keeps
+the archive of the classes its own sessions load. A JVM that finds none, or refuses it, starts
+as before and says nothing (its cds logging is off). A truncated archive
 crashes the JVM that maps it (SIGBUS), so an archive is only written by `build`, in a JVM of its
 own, under a temporary name renamed once that JVM has exited.
 
