@@ -15,6 +15,7 @@ JAVA_OPTIONS = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
 # worker killed mid-stage, by the OOM killer or by hand, would fail the whole statement. Two
 # attempts survive a lost worker; a task that fails for a deterministic reason reports after two.
 LOCAL_ATTEMPTS = 2
+CODEGEN_CACHE_ENTRIES = 1000
 ARROW_POOL = ("ARROW_DEFAULT_MEMORY_POOL", "system")
 _LOCAL = re.compile(r"^local(?:\[(\d+|\*)\])?$")
 
@@ -53,6 +54,10 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         # 200 shuffle partitions is tuned for clusters; here it only adds scheduling overhead.
         "spark.sql.shuffle.partitions": str(2 * cores),
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # A TRANSFER compiles 60-80 generated classes; Spark keeps the last 100, so each statement
+        # evicted the previous one's and the same statement again compiled 68 of them anew (4
+        # with this many kept). Static: it must be set before the session starts.
+        "spark.sql.codegen.cache.maxEntries": str(CODEGEN_CACHE_ENTRIES),
         # A worker that crashes then says how (Segmentation fault, Aborted) in the job's error.
         "spark.python.worker.faulthandler.enabled": "true",
         "spark.driver.extraJavaOptions": JAVA_OPTIONS,
