@@ -137,9 +137,20 @@ def _estimator(learner: models.Learner, fixed: dict, width: int, classes: int):
     return cls(featuresCol=VECTOR, **fixed)
 
 
+def _column(name: str):
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def assemble(frame, *, structured: list[str], image_features: str | None, image_dim: int):
     """`frame` with VECTOR: the structured columns, then the layer's features."""
     inputs = list(structured)
+    # VectorAssembler casts other numeric types to double under a name holding its own uid, new
+    # in every fit, so Spark compiled that fit's code anew each time; the same cast done here
+    # keeps the code, and the values, the same from fit to fit.
+    types = dict(frame.dtypes)
+    doubled = {name: _column(name).cast("double") for name in inputs if types[name] != "double"}
+    if doubled:
+        frame = frame.withColumns(doubled)
     if image_features is not None:
         frame = frame.withColumn(IMAGE_VECTOR, array_to_vector(F.col(image_features)))
         # The size in the column's metadata spares VectorAssembler a job reading the first row.
