@@ -100,6 +100,20 @@ def test_split_drawn_from_keys_is_the_stratified_split(features):
     assert len(drawn.bounds) == features.select("__vista_label").distinct().count()
 
 
+@pytest.mark.parametrize("split, seed, key_type", [(0.3, 7, "int"), (0.25, 1, "string")])
+def test_the_split_drawn_on_the_driver_is_sparks(features, split, seed, key_type):
+    """checks.count draws the split from the (key, label, hash) rows it collects anyway; its
+    bounds must be the ones Spark's window draws, for integer and string keys alike."""
+    key, label = "__vista_key", "__vista_label"
+    frame = features.withColumn(key, F.col(key).cast(key_type))
+    hashed = training.split_order(key, seed)
+    rows = [tuple(r) for r in frame.select(key, label, hashed).collect()]
+    here = training.split_of_rows(rows, split=split, seed=seed)
+    spark = training.draw_split(frame, key=key, label=label, split=split, seed=seed)
+    assert sorted(here.bounds) == sorted(spark.bounds) and here.seed == spark.seed
+    assert here.bounds  # some rows are held out, so the bounds say something
+
+
 # Fewer rounds, levels and iterations than the defaults: both sides get the same parameters, so
 # they agree for any values, and every boosting round, tree level or iteration is a Spark job.
 CHEAPER = {

@@ -3,6 +3,8 @@ inferred; rows left out are named in warnings and are not written; layer lists a
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from reliability.cases import DATA_ERRORS, DATA_VIEWS, DATA_WARNINGS, LAYERS, MESSY
@@ -55,3 +57,29 @@ def test_layer_lists_are_normalised(vista, demo_views, case):
     query = Binder(vista.spark).bind(parse(case.sql))
     expected = case.expected.removeprefix("normalised to ").split(", ")
     assert [layer.name for layer in query.layers] == expected
+
+
+def test_counts_on_the_driver_equal_sparks_aggregates(vista, data_views, monkeypatch):
+    """Up to checks.LOCAL_ROWS joined rows are counted, and their split drawn, on the driver from
+    one scan; beyond that Spark aggregates them. Over the messy rows (duplicate keys, NULL
+    labels, images without a structured row) both give the same numbers and the same split."""
+    from vista_sql.execution import checks, lowering
+    from vista_sql.ml import training
+    from vista_sql.plan import nodes
+
+    query = Binder(vista.spark).bind(parse(MESSY))
+    baseline = lowering.baseline_sql(nodes.draft(query))
+    here = checks.count(vista.spark, query, baseline)
+    monkeypatch.setattr(checks, "LOCAL_ROWS", 0)
+    in_spark = checks.count(vista.spark, query, baseline)
+    assert here.split is not None and in_spark.split is None
+    assert dataclasses.replace(here, split=None) == in_spark
+    assert here.rows > here.keys and here.null_labels > 0  # the messy rows are messy
+    drawn = training.draw_split(
+        vista.spark.sql(baseline),
+        key=lowering.KEY,
+        label=lowering.LABEL,
+        split=query.split,
+        seed=query.seed,
+    )
+    assert sorted(here.split.bounds) == sorted(drawn.bounds)

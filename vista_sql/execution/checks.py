@@ -11,13 +11,15 @@ next TRANSFER replaces it.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, IntegralType, NumericType, StringType
 
 from vista_sql.errors import VistaExecutionError
 from vista_sql.execution import lowering
-from vista_sql.ml import models
+from vista_sql.ml import models, training
 from vista_sql.plan import nodes
 
 log = logging.getLogger("vista_sql")
@@ -27,6 +29,9 @@ SAMPLE = 3  # keys named in a warning
 # Class names a label may hold: beyond this it is more likely a key or free text than classes,
 # and every class is a literal in the statement's SQL and a probability in every prediction.
 MAX_CLASSES = 1000
+# Joined rows up to about this many (the images side's count decides) are counted, checked and
+# split on the driver from one scan of their keys and labels: three small values a row.
+LOCAL_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class Counts:
     image_rows: int
     image_keys: int | None
     image_bytes: int  # average encoded image size; length() of a binary column reads no pixels
+    # A classifier's held-out rows, drawn from the same pass when the rows were counted on the
+    # driver; None: the run draws them with Spark (training.draw_split).
+    split: training.Split | None = None
 
     @property
     def classes(self) -> int:
@@ -72,17 +80,44 @@ def count(spark, query, baseline_sql: str, labels: bool = True) -> Counts:
         )
         .first()
     )
-    rows, keys, null_labels, values = (
-        spark.sql(baseline_sql)
-        .agg(
-            F.count(F.lit(1)),
-            F.countDistinct(key),
-            F.count_if(label.isNull()),
-            F.countDistinct(label),
-        )
-        .first()
-    )
+    joined = spark.sql(baseline_sql)
+    if image_rows <= LOCAL_ROWS and _sorts_as_in_python(joined):
+        return _counted_here(joined, query, image_rows, image_keys, int(image_bytes or 0))
+    rows, keys, null_labels, values = joined.agg(
+        F.count(F.lit(1)),
+        F.countDistinct(key),
+        F.count_if(label.isNull()),
+        F.countDistinct(label),
+    ).first()
     return Counts(rows, keys, null_labels, values, image_rows, image_keys, int(image_bytes or 0))
+
+
+def _sorts_as_in_python(joined) -> bool:
+    """Keys Python orders as Spark does (integers; strings, by code point as UTF-8 bytes sort)
+    and labels it groups as Spark does."""
+    types = {f.name: f.dataType for f in joined.schema.fields}
+    key, label = types[lowering.KEY], types[lowering.LABEL]
+    return isinstance(key, IntegralType | StringType) and isinstance(
+        label, NumericType | BooleanType | StringType
+    )
+
+
+def _counted_here(joined, query, image_rows: int, image_keys: int, image_bytes: int) -> Counts:
+    """The joined rows' counts and, for a classifier, its split, from one scan of (key, label,
+    split hash): a job without a shuffle, where Spark's DISTINCTs and the split's window took
+    eight jobs (each shuffle is one under adaptive execution)."""
+    hashed = training.split_order(lowering.KEY, query.seed)
+    rows = [tuple(r) for r in joined.select(lowering.KEY, lowering.LABEL, hashed).collect()]
+    labels = [r[1] for r in rows if r[1] is not None]
+    # Spark counts NaN as one value and splits its rows as one group; Python would not.
+    nan = any(isinstance(v, float) and math.isnan(v) for v in labels)
+    values = len({"NaN" if isinstance(v, float) and math.isnan(v) else v for v in labels})
+    split = None
+    if not nan and models.lookup(query.model).task == "classification":
+        split = training.split_of_rows(rows, split=query.split, seed=query.seed)
+    keys = len({r[0] for r in rows})
+    null_labels = len(rows) - len(labels)
+    return Counts(len(rows), keys, null_labels, values, image_rows, image_keys, image_bytes, split)
 
 
 def classes(spark, query: nodes.TransferQuery) -> tuple[str, ...]:

@@ -84,7 +84,7 @@ def run(
     """
     stages = lowering.lower(plan, statement_id)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
-    steps = _Steps(spark, plan, on_model, counts.classes, train)
+    steps = _Steps(spark, plan, on_model, counts, train)
     try:
         steps.versions(statement_id)
         rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline is True and train)
@@ -122,7 +122,7 @@ class _Steps:
     """The steps of one plan's run and what they share: the training pool, the split, the
     manifest lock and the hand-over tensors kept so far."""
 
-    def __init__(self, spark, plan: PhysicalPlan, on_model, classes: int, train: bool):
+    def __init__(self, spark, plan: PhysicalPlan, on_model, counts: checks.Counts, train: bool):
         q = plan.query
         self.spark, self.plan, self.on_model, self.training = spark, plan, on_model, train
         self.schema = result_schema(q) if train else EXTRACTION_SCHEMA
@@ -133,7 +133,7 @@ class _Steps:
             is_test=lowering.IS_TEST,
             spec=training.TrainingSpec(q.model, q.params, q.metrics, q.folds, q.split, q.seed),
         )
-        self.classes = classes
+        self.classes, self.split = counts.classes, counts.split
         self.identity = None  # of the images, for the manifest of what MATERIALIZE writes
         self.handed_over: list[str] = []  # layers whose hand-over tensors the target keeps
         self.image_versions = None  # (KEY, VERSION) of every image, as the run found them
@@ -155,8 +155,9 @@ class _Steps:
         # otherwise give every training pass of the baseline dozens of tiny tasks.
         joined = spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions).cache()
         if models.lookup(q.model).task == "classification":
-            # Drawn once from the keys: each layer applies it without re-sorting its wide rows.
-            self.common["split"] = training.draw_split(
+            # Drawn once from the keys (counting them drew it already, for fewer than
+            # checks.LOCAL_ROWS): each layer applies it without re-sorting its wide rows.
+            self.common["split"] = self.split or training.draw_split(
                 joined, key=lowering.KEY, label=lowering.LABEL, split=q.split, seed=q.seed
             )
         fit = None

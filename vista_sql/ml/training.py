@@ -6,13 +6,15 @@ EVALUATE CROSS VALIDATE k run MLlib's CrossValidator on the training rows only.
 
 Training makes a dozen passes over its rows (sizes, the fit's iterations, each metric), so the
 rows are assembled into MLlib's (vector, label, split flag) once and persisted; the split itself
-is drawn once per statement from the keys alone (`draw_split`), never by re-sorting wide rows.
+is drawn once per statement from the keys alone, never by re-sorting wide rows: on the driver
+from the keys the statement's checks collected (`split_of_rows`), or by Spark (`draw_split`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 
 from pyspark import StorageLevel
 from pyspark.ml.feature import VectorAssembler, VectorSizeHint
@@ -61,13 +63,14 @@ class TrainingResult:
     fold_intervals: dict = field(default_factory=dict)
 
 
-def _order(key: str, seed: int):
+def split_order(key: str, seed: int):
+    """The seeded hash that orders a label's rows for the split (then the key, on a tie)."""
     return F.xxhash64(F.col(key), F.lit(seed))
 
 
 def stratified(frame, *, key: str, label: str, is_test: str, split: float, seed: int):
     """Re-draw the split within each label value: the same rows for every layer."""
-    order = Window.partitionBy(label).orderBy(_order(key, seed), F.col(key))
+    order = Window.partitionBy(label).orderBy(split_order(key, seed), F.col(key))
     rank = F.row_number().over(order)
     size = F.count(F.lit(1)).over(Window.partitionBy(label))
     return frame.withColumn(is_test, rank <= F.round(size * F.lit(split)))
@@ -88,15 +91,33 @@ class Split:
 def draw_split(frame, *, key: str, label: str, split: float, seed: int) -> Split:
     """One job over the keys and labels of `frame` (labelled rows only)."""
     keys = frame.where(F.col(label).isNotNull()).select(key, label)
-    order = Window.partitionBy(label).orderBy(_order(key, seed), F.col(key))
+    order = Window.partitionBy(label).orderBy(split_order(key, seed), F.col(key))
     size = F.count(F.lit(1)).over(Window.partitionBy(label))
     last = keys.select(
         label,
-        _order(key, seed).alias(_HASH),
+        split_order(key, seed).alias(_HASH),
         key,
         (F.row_number().over(order) == F.round(size * F.lit(split))).alias("last"),
     ).where("last")
     return Split(tuple((r[0], r[1], r[2]) for r in last.collect()), seed)
+
+
+def split_of_rows(rows, *, split: float, seed: int) -> Split:
+    """`draw_split` over (key, label, split_order hash) rows already collected, with no Spark job:
+    the same bounds, since the order is (hash, key) as Spark sorts them (integral or string keys)
+    and a label's size times `split` is rounded half up, as Spark's round() does."""
+    by_label: dict[object, list[tuple[int, object]]] = {}
+    for key, label, hashed in rows:
+        if label is not None:
+            by_label.setdefault(label, []).append((hashed, key))
+    bounds = []
+    for label, ordered in by_label.items():
+        # Spark rounds the double's shortest decimal form half up.
+        held_out = int(Decimal(repr(len(ordered) * split)).quantize(Decimal(1), ROUND_HALF_UP))
+        if held_out >= 1:
+            hashed, key = sorted(ordered)[held_out - 1]
+            bounds.append((label, hashed, key))
+    return Split(tuple(bounds), seed)
 
 
 def apply_split(frame, split: Split, *, key: str, label: str, is_test: str):
@@ -112,7 +133,7 @@ def apply_split(frame, split: Split, *, key: str, label: str, is_test: str):
         ]
     )
     bounds = frame.sparkSession.createDataFrame(list(split.bounds), schema)
-    row_hash = _order(key, split.seed)
+    row_hash = split_order(key, split.seed)
     held_out = (row_hash < F.col(_BOUND_HASH)) | (
         (row_hash == F.col(_BOUND_HASH)) & (F.col(key) <= F.col(_BOUND_KEY))
     )
