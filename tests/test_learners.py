@@ -114,6 +114,30 @@ def test_the_split_drawn_on_the_driver_is_sparks(features, split, seed, key_type
     assert here.bounds  # some rows are held out, so the bounds say something
 
 
+def test_a_side_short_of_label_values_is_warned_about_or_left_unscored(features):
+    """The sides' sizes and label values come from one aggregate: a test side holding one of the
+    two labels is scored with a warning; a training side holding one label trains nothing."""
+    from reliability.logged import vista_warnings
+
+    key, label = "__vista_key", "__vista_label"
+    order = training.split_order(key, 3)
+    zeros = features.where(F.col(label) == 0).select(order.alias("h"), key).orderBy("h", key)
+    zeros = [tuple(r) for r in zeros.collect()]
+    spec = training.TrainingSpec(
+        "logistic_regression", (("maxIter", 2),), ("accuracy",), None, 0.2, 3
+    )
+    common = dict(structured=["price"], image_features=None, image_dim=0, key=key, label=label)
+    common.update(is_test="__vista_is_test", spec=spec, classes=2)
+    for bound, expected in ((zeros[len(zeros) // 2], "holds 1 of the 2"), (zeros[-1], "single")):
+        split = training.Split(((0.0, *bound),), seed=3)  # label 1 has no bound: all trained on
+        with vista_warnings() as messages:
+            result = training.fit_and_score(features, split=split, **common)
+        assert any(expected in m for m in messages), messages
+        held_out = zeros.index(bound) + 1
+        assert (result.n_test, result.n_train) == (held_out, features.count() - held_out)
+        assert (result.scores["accuracy"] is None) == (expected == "single")
+
+
 # Fewer rounds, levels and iterations than the defaults: both sides get the same parameters, so
 # they agree for any values, and every boosting round, tree level or iteration is a Spark job.
 CHEAPER = {

@@ -219,15 +219,15 @@ def fit_and_score(
 
 
 def _fit(rows, learner, inputs, spec, key, label, is_test, dim, classes) -> TrainingResult:
-    # One job for the sizes of both sides and the label values each holds; it fills the cache.
-    sides = {
-        row[0]: (row[1], row[2])
-        for row in rows.groupBy(is_test).agg(F.count(F.lit(1)), F.countDistinct(label)).collect()
-    }
-    (n_train, train_labels), (n_test, test_labels) = (
-        sides.get(False, (0, 0)),
-        sides.get(True, (0, 0)),
-    )
+    # One aggregate for the sizes of both sides and, for a classifier, the label values each
+    # holds; it fills the cache. Grouped by (side, label): a DISTINCT per side would cost one more
+    # shuffle, and under adaptive execution one more job, in every fit.
+    grouped = [is_test, label] if learner.task == "classification" else [is_test]
+    sides = {False: [0, 0], True: [0, 0]}
+    for row in rows.groupBy(*grouped).count().collect():
+        sides[row[0]][0] += row[-1]
+        sides[row[0]][1] += 1
+    (n_train, train_labels), (n_test, test_labels) = sides[False], sides[True]
     empty = TrainingResult(dim, n_train, n_test, dict.fromkeys(spec.metrics))
     if not inputs or n_train == 0 or n_test == 0:
         return empty
