@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import onnx_models
 import pytest
@@ -12,6 +14,7 @@ from tolerances import PROBABILITY
 
 from vista_sql.errors import VistaBindError
 from vista_sql.execution.runner import BASELINE
+from vista_sql.spark import workers
 
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark
@@ -150,6 +153,32 @@ def _agree(mine: list, theirs: list) -> None:
     for (key, cls, probability), (_, other_cls, other) in zip(mine, theirs, strict=True):
         assert other == pytest.approx(list(probability), abs=PROBABILITY), key
         assert other_cls == cls or abs(probability[1] - 0.5) <= PROBABILITY, key
+
+
+def _workers_of(daemons: set[int]) -> set[int]:
+    """The live processes the given pyspark.daemon processes forked: their Python workers."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:  # exited while listed
+            continue
+        state, parent = stat[stat.rindex(")") + 2 :].split()[:2]
+        if int(parent) in daemons and state != "Z":
+            found.add(int(pid))
+    return found
+
+
+def test_predict_with_leaves_the_sessions_python_workers_running(vista, spark, trained):
+    vista.sql(PREDICT).collect()  # the CNN built in this pool's workers
+    daemons = workers.touch(spark)
+    before = _workers_of(daemons)
+    assert before
+    # VectorAssembler in the saved pipeline used to read the first row to learn the features'
+    # size: a LIMIT 1 over the CNN stage, whose worker then exits with input left unread, and
+    # the next stage's worker imports TensorFlow and builds the CNN again.
+    vista.sql(PREDICT).collect()
+    assert before <= _workers_of(daemons)
 
 
 def test_explain_predict_shows_the_configuration_and_runs_nothing(vista, trained, models_dir):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 from sqlglot import exp
@@ -26,8 +26,7 @@ from sqlglot import exp
 from vista_sql.errors import VistaBindError
 from vista_sql.execution import lowering, udfs
 from vista_sql.execution.inference import StageTask
-from vista_sql.ml import linear, saved
-from vista_sql.ml.training import IMAGE_VECTOR
+from vista_sql.ml import linear, saved, training
 from vista_sql.optimizer.config import BATCHES
 from vista_sql.plan.columns import IMAGES, TABLE
 from vista_sql.plan.nodes import ExecConfig, Statistics, TransferQuery
@@ -119,7 +118,9 @@ def predict(spark, p: Prediction) -> object:
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(p.config.batch_size))
     udfs.register(spark, p.udf_name, p.task)
     rows = spark.sql(predict_sql(p)).where(F.col(f"{lowering.OUT}.error").isNull())
-    rows = rows.withColumn(IMAGE_VECTOR, array_to_vector(F.col(f"{lowering.OUT}.features")[0]))
+    rows = training.with_image_vector(
+        rows, F.col(f"{lowering.OUT}.features")[0], int(p.meta["feature_dim"])
+    )
     out = saved.load_pipeline(p.root, p.name).transform(rows)
     columns = [F.col(lowering.KEY).alias(p.query.key), _named(p.meta, F.col("prediction"))]
     if p.meta["task"] == "classification":

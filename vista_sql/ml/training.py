@@ -173,14 +173,23 @@ def assemble(frame, *, structured: list[str], image_features: str | None, image_
     if doubled:
         frame = frame.withColumns(doubled)
     if image_features is not None:
-        frame = frame.withColumn(IMAGE_VECTOR, array_to_vector(F.col(image_features)))
-        # The size in the column's metadata spares VectorAssembler a job reading the first row.
-        hint = VectorSizeHint(inputCol=IMAGE_VECTOR, size=image_dim, handleInvalid="error")
-        frame = hint.transform(frame)
+        frame = with_image_vector(frame, F.col(image_features), image_dim)
         inputs.append(IMAGE_VECTOR)
     if not inputs:
         return frame, inputs
     return VectorAssembler(inputCols=inputs, outputCol=VECTOR).transform(frame), inputs
+
+
+def with_image_vector(frame, features, dim: int):
+    """`frame` with IMAGE_VECTOR, the `features` array as an MLlib vector of `dim` values.
+
+    The size in the column's metadata spares VectorAssembler a job that reads the first row to
+    learn it. That job is a LIMIT 1: over a CNN stage computed on the fly (PREDICT WITH), the
+    pandas UDF's worker is left with unread input, exits, and the next stage's worker imports
+    TensorFlow and builds the CNN again."""
+    frame = frame.withColumn(IMAGE_VECTOR, array_to_vector(features))
+    hint = VectorSizeHint(inputCol=IMAGE_VECTOR, size=dim, handleInvalid="error")
+    return hint.transform(frame)
 
 
 def fit_and_score(
