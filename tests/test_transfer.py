@@ -148,6 +148,12 @@ def test_stage_tables_are_released_after_the_statement(result, spark):
     assert cached == []
 
 
+def test_images_that_all_decode_leave_vista_skipped_empty(result, spark):
+    # The stage's own count of undecodable rows, 0 here, stands in for querying its table.
+    skipped = spark.table("vista_skipped")
+    assert skipped.columns == ["key", "reason"] and skipped.collect() == []
+
+
 def test_where_on_structured_columns_filters_rows_before_training(vista, spark):
     rows = vista.sql(STATEMENT.format(where="WHERE p.price > 15", materialize="")).collect()
     expected = spark.sql(

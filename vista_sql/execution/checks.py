@@ -230,9 +230,10 @@ def _keys(frame) -> str:
     return ("key " if len(found) == 1 else "keys ") + ", ".join(found)
 
 
-def report_skipped(spark, table: str, on_error: str) -> int:
+def report_skipped(spark, table: str, on_error: str, failed_rows: int | None = None) -> int:
     """Rows of the first stage whose image could not be decoded: the view `vista_skipped`, a
-    warning naming a few, or with on_error = 'fail' an error naming the first."""
+    warning naming a few, or with on_error = 'fail' an error naming the first. `failed_rows`,
+    when the stage counted them, spares the query (a Spark job) where it is 0."""
     failed = (
         spark.table(lowering.quoted(table))
         .where(f"{lowering.OUT}.error IS NOT NULL")
@@ -240,7 +241,7 @@ def report_skipped(spark, table: str, on_error: str) -> int:
     )
     # Keys and one-line reasons: small even when many images are bad, and the view must outlive
     # the stage table it comes from.
-    skipped = sorted(failed.collect(), key=lambda row: str(row[0]))
+    skipped = [] if failed_rows == 0 else sorted(failed.collect(), key=lambda row: str(row[0]))
     spark.createDataFrame(skipped, failed.schema).createOrReplaceTempView(SKIPPED_VIEW)
     if not skipped:
         return 0

@@ -252,7 +252,8 @@ class _Steps:
             _materialize_stage(spark, stage, statement_id, count, rows_in)
         counter.settle(spark, stage.table)
         if stage.stage.index == 0:
-            checks.report_skipped(spark, stage.table, dict(q.options).get("on_error", "skip"))
+            on_error = dict(q.options).get("on_error", "skip")
+            checks.report_skipped(spark, stage.table, on_error, counter.failed)
         return counter, time.perf_counter() - started
 
     def train(self, stage, inference_seconds: float) -> _StageTraining:

@@ -15,8 +15,9 @@ from vista_sql.spark import remote
 STAGE_OUTPUT = "struct<features: array<array<float>>, tensors: array<binary>, error: string>"
 
 
-def stage_udf(task: StageTask, inferred=None):
-    """`inferred`, when given, is a Spark accumulator counting rows pushed through the CNN."""
+def stage_udf(task: StageTask, inferred=None, failed=None):
+    """`inferred` and `failed`, when given, are Spark accumulators counting the rows pushed
+    through the CNN and the rows whose input could not be used (an image that does not decode)."""
 
     # Iterator form: the worker builds (or reuses) the stage model once per task, not per batch.
     @pandas_udf(STAGE_OUTPUT)
@@ -28,6 +29,7 @@ def stage_udf(task: StageTask, inferred=None):
             frame, count = runner.run(column)
             if inferred is not None:
                 inferred.add(count)
+                failed.add(int(frame["error"].notna().sum()))
             yield frame
 
     return run_stage
@@ -42,8 +44,9 @@ class InferredRows:
     rows without a decoding error), so a recomputation would not show.
     """
 
-    def __init__(self, accumulator=None):
+    def __init__(self, accumulator=None, failed=None):
         self._accumulator = accumulator
+        self._failed = failed
         self._counted: int | None = None
 
     @property
@@ -60,6 +63,13 @@ class InferredRows:
     def value(self) -> int | None:
         return self._accumulator.value if self._accumulator is not None else self._counted
 
+    @property
+    def failed(self) -> int | None:
+        """Rows whose input the CNN could not take, in every computation of the stage; None
+        where unknown (Spark Connect). A failed task attempt's counts are dropped with it, so 0
+        means the cached table holds no such row."""
+        return self._failed.value if self._failed is not None else None
+
 
 def register(spark, name: str, task: StageTask) -> InferredRows:
     """Register the stage under `name`; returns the count of rows it infers."""
@@ -67,6 +77,6 @@ def register(spark, name: str, task: StageTask) -> InferredRows:
         counter = InferredRows()
         spark.udf.register(name, stage_udf(task))
         return counter
-    accumulator = spark.sparkContext.accumulator(0)
-    spark.udf.register(name, stage_udf(task, accumulator))
-    return InferredRows(accumulator)
+    inferred, failed = spark.sparkContext.accumulator(0), spark.sparkContext.accumulator(0)
+    spark.udf.register(name, stage_udf(task, inferred, failed))
+    return InferredRows(inferred, failed)
