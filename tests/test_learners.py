@@ -9,11 +9,13 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.functions import array_to_vector
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import functions as F
+from python_workers import workers_of
 from scipy import stats
 from tolerances import METRIC
 
-from vista_sql.ml import metrics, models, training
+from vista_sql.ml import metrics, models, saved, training
 from vista_sql.plan.manifest import layer_path
+from vista_sql.spark import workers
 
 # Which CNN and layer feed the learners does not matter to them: a small ONNX graph (a ResNet
 # stem and basic block, tests/onnx_models.py) whose Python workers load ONNX Runtime, not
@@ -189,6 +191,45 @@ def test_each_learner_matches_mllib_run_directly(features, name):
     # another Spark plan, which may partition the rows and so order MLlib's sums differently.
     for metric in chosen:
         assert result.scores[metric] == pytest.approx(expected[metric], abs=METRIC), metric
+
+
+def test_one_vs_rest_is_scored_in_the_jvm_and_leaves_the_python_workers_as_they_were(
+    spark, features, tmp_path
+):
+    """PySpark's OneVsRestModel scores with a Python UDF per class plus two, a worker each per
+    task, and those workers stay in the session's pool to import TensorFlow at the next CNN stage.
+    vista's is scored by Spark's own (Scala) model: each class's margin, then the argmax."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.classification import LogisticRegression
+
+    daemons = workers.touch(spark)
+    before = workers_of(daemons)
+    label = "__vista_label"
+    assembled = _assembled(features, label)
+    ovr = models.lookup("one_vs_rest").estimator_class()
+    ovr = ovr(featuresCol="x", labelCol=label, classifier=LogisticRegression(maxIter=5))
+    fitted = ovr.fit(assembled.where(~F.col("t")))
+    scored = fitted.transform(assembled).select("__vista_key", "rawPrediction", "prediction")
+    ours = {r[0]: (list(r[1]), r[2]) for r in scored.collect()}
+    # PREDICT WITH loads the model back from a saved pipeline: scored the same way.
+    PipelineModel([fitted]).save(str(tmp_path / "ovr" / saved.PIPELINE))
+    again = saved.load_pipeline(tmp_path, "ovr").transform(assembled)
+    assert {r[0]: r[1] for r in again.select("__vista_key", "prediction").collect()} == {
+        key: prediction for key, (_, prediction) in ours.items()
+    }
+    assert workers_of(daemons) <= before
+    margins = [
+        {
+            r[0]: r[1][1]
+            for r in sub.transform(assembled).select("__vista_key", "rawPrediction").collect()
+        }
+        for sub in fitted.models
+    ]
+    assert len(ours) == features.count() and len(margins) == 2
+    for key, (raw, prediction) in ours.items():
+        # The same sub-model on the same row in this JVM: only the plan around it differs.
+        assert raw == pytest.approx([m[key] for m in margins], rel=1e-12), key
+        assert prediction == float(np.argmax(raw)), key
 
 
 def _direct_regression(frame, name, params, chosen):

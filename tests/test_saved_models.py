@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import onnx_models
 import pytest
+from python_workers import workers_of
 from tolerances import PROBABILITY
 
 from vista_sql.errors import VistaBindError
@@ -155,30 +154,16 @@ def _agree(mine: list, theirs: list) -> None:
         assert other_cls == cls or abs(probability[1] - 0.5) <= PROBABILITY, key
 
 
-def _workers_of(daemons: set[int]) -> set[int]:
-    """The live processes the given pyspark.daemon processes forked: their Python workers."""
-    found = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:  # exited while listed
-            continue
-        state, parent = stat[stat.rindex(")") + 2 :].split()[:2]
-        if int(parent) in daemons and state != "Z":
-            found.add(int(pid))
-    return found
-
-
 def test_predict_with_leaves_the_sessions_python_workers_running(vista, spark, trained):
     vista.sql(PREDICT).collect()  # the CNN built in this pool's workers
     daemons = workers.touch(spark)
-    before = _workers_of(daemons)
+    before = workers_of(daemons)
     assert before
     # VectorAssembler in the saved pipeline used to read the first row to learn the features'
     # size: a LIMIT 1 over the CNN stage, whose worker then exits with input left unread, and
     # the next stage's worker imports TensorFlow and builds the CNN again.
     vista.sql(PREDICT).collect()
-    assert before <= _workers_of(daemons)
+    assert before <= workers_of(daemons)
 
 
 def test_explain_predict_shows_the_configuration_and_runs_nothing(vista, trained, models_dir):

@@ -59,7 +59,8 @@ LEARNERS: dict[str, Learner] = {
         ),
         # Gaussian: conv features and standardised columns are not counts.
         Learner("naive_bayes", _C + "NaiveBayes", "classification", (("model_type", "gaussian"),)),
-        Learner("one_vs_rest", _C + "OneVsRest", "classification"),
+        # Fitted by PySpark, scored by the JVM (vista_sql/ml/one_vs_rest.py).
+        Learner("one_vs_rest", "vista_sql.ml.one_vs_rest.OneVsRest", "classification"),
         Learner(
             "linear_regression", _R + "LinearRegression", "regression", _ITER + _ELASTIC, _ALIASES
         ),

@@ -249,7 +249,10 @@ def read(root: Path | str, name: str) -> dict:
 def load_pipeline(root: Path | str, name: str):
     from pyspark.ml import PipelineModel
 
-    return PipelineModel.load(str(Path(root) / name.lower() / PIPELINE))
+    from vista_sql.ml import one_vs_rest
+
+    loaded = PipelineModel.load(str(Path(root) / name.lower() / PIPELINE))
+    return PipelineModel([one_vs_rest.scored_in_the_jvm(stage) for stage in loaded.stages])
 
 
 def names(root: Path | str) -> list[str]:
