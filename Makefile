@@ -13,9 +13,10 @@ demo: check-java $(STAMP)
 	$(BIN)/vista-sql -f examples/demo.sql
 
 # Two pytest processes, a file each at a time (a file's module fixtures stay in one process):
-# two keep both cores busy, and a third's JVM and Python workers no longer fit in memory.
+# two keep both cores busy, and a third's JVM and Python workers no longer fit in memory. Files
+# go out longest first, in the order tests/conftest.py gives them.
 test: check-java check-chromium check-pg-clients $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The tier to run while editing: parser, grammar, binder-free optimizer fixtures, layering,
 # DB-API parameters; no JVM and no TensorFlow model (tests/conftest.py refuses both here).
