@@ -102,11 +102,18 @@ def describe(error: BaseException, where: str | None = None, mark: Mark | None =
     return lines[0] if lines else type(error).__name__
 
 
+def _attempts(text: str) -> int | None:
+    """How many times a task failed, where it was tried more than once (a session that gives a
+    task one attempt, `local[N,1]`, has no retry worth mentioning)."""
+    found = _ATTEMPTS.search(text)
+    return int(found.group(1)) if found and int(found.group(1)) > 1 else None
+
+
 def out_of_memory(text: str, where: str | None, mark: Mark) -> str | None:
     """`out of memory in <where>: <what>; <fix>`, or None when nothing says memory ran out."""
     place = f"out of memory in {where}" if where else "out of memory"
-    attempts = _ATTEMPTS.search(text)
-    tried = f"; a task failed {attempts.group(1)} times" if attempts else ""
+    attempts = _attempts(text)
+    tried = f"; a task failed {attempts} times" if attempts else ""
     embedded = jvm.embedded()
     logged = "\n".join(embedded.output.since(mark.jvm_lines)) if embedded else ""
     died = jvm.exit_code()
@@ -205,8 +212,8 @@ def _job_failure(text: str) -> str | None:
     """
     if "Job aborted due to stage failure" not in text:
         return None
-    attempts = _ATTEMPTS.search(text)
-    tried = f" (a task failed {attempts.group(1)} times)" if attempts else ""
+    attempts = _attempts(text)
+    tried = f" (a task failed {attempts} times)" if attempts else ""
     cause = _CAUSE.search(text)
     if cause:
         kind = cause.group(1).rsplit(".", 1)[-1]
