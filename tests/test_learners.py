@@ -58,13 +58,14 @@ def features(vista, spark, demo_views, model, tmp_path_factory):
 
 
 def _assembled(frame, label, seed=42, split=0.2):
-    """The rows as MLlib sees them, on the same split as training (tree ensembles sample per
-    partition, so the split is applied the way training applies it: rows stay where they are)."""
+    """The rows as MLlib sees them, on the same split and in the same partitions as training (tree
+    ensembles sample per partition, so the split is applied the way training applies it and the
+    partitions are merged as training merges them)."""
     drawn = training.draw_split(frame, key="__vista_key", label=label, split=split, seed=seed)
     frame = training.apply_split(frame, drawn, key="__vista_key", label=label, is_test="t")
     frame = frame.withColumn("v", array_to_vector("features"))
     assembled = VectorAssembler(inputCols=["hint", "price", "weight", "v"], outputCol="x")
-    return assembled.transform(frame)
+    return training.in_task_slots(assembled.transform(frame))
 
 
 def _direct(frame, learner, params, label, task, chosen):

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StructField, StructType
 
 from vista_sql.ml import metrics, models, uncertainty
+from vista_sql.spark import remote
 
 VECTOR, IMAGE_VECTOR = "__vista_vector", "__vista_image_vector"
 _BOUND_LABEL, _BOUND_HASH, _BOUND_KEY, _HASH = (
@@ -192,6 +193,16 @@ def with_image_vector(frame, features, dim: int):
     return hint.transform(frame)
 
 
+def in_task_slots(frame):
+    """`frame` in at most as many partitions as the session runs tasks at once (no shuffle).
+
+    A fit runs a Spark job per iteration over its rows, a task per partition. A stage's table keeps
+    the partitions the optimizer sized for inference (ResNet50's conv5 hand-over tensors at
+    N = 1,000: 32), so each iteration of bench/warm.py's recorded-layers statement ran 32 small
+    tasks on 2 slots, and that statement took 17-18 s; coalesced to the slots, 12 s."""
+    return frame.coalesce(max(1, remote.default_parallelism(frame.sparkSession)))
+
+
 def fit_and_score(
     frame,
     *,
@@ -218,7 +229,7 @@ def fit_and_score(
     frame, inputs = assemble(
         frame, structured=structured, image_features=image_features, image_dim=image_dim
     )
-    rows = frame.select(*([VECTOR] if inputs else []), key, label, is_test)
+    rows = in_task_slots(frame.select(*([VECTOR] if inputs else []), key, label, is_test))
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         dim = len(structured) + image_dim
