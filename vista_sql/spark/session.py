@@ -17,6 +17,8 @@ JAVA_OPTIONS = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
 LOCAL_ATTEMPTS = 2
 CODEGEN_CACHE_ENTRIES = 1000
 ARROW_POOL = ("ARROW_DEFAULT_MEMORY_POOL", "system")
+# Named, not imported: the daemon forks CNN workers, a concern of vista_sql.catalog.
+DAEMON_MODULE = "vista_sql.catalog.worker_daemon"
 _LOCAL = re.compile(r"^local(?:\[(\d+|\*)\])?$")
 
 
@@ -60,6 +62,8 @@ def local_session(master: str | None = None, conf: dict[str, str] | None = None)
         "spark.sql.codegen.cache.maxEntries": str(CODEGEN_CACHE_ENTRIES),
         # A worker that crashes then says how (Segmentation fault, Aborted) in the job's error.
         "spark.python.worker.faulthandler.enabled": "true",
+        # Workers forked with TensorFlow imported once a worker needed it (catalog/worker_daemon).
+        "spark.python.daemon.module": DAEMON_MODULE,
         "spark.driver.extraJavaOptions": JAVA_OPTIONS,
         f"spark.executorEnv.{ARROW_POOL[0]}": ARROW_POOL[1],  # a cluster's executors
         **(conf or {}),

@@ -1,0 +1,56 @@
+"""PySpark's Python worker daemon, forking workers with TensorFlow already imported once one of
+its workers has needed it.
+
+Spark forks every Python worker of a pool from one daemon process. Each worker that runs a CNN
+stage imports TensorFlow itself, 4.5 CPU-s, and so does every worker that replaces one that
+failed, was killed or sat idle past Spark's minute. This daemon imports TensorFlow as soon as one
+of its workers tells it (through a pipe; catalog/backend.py) that it did, and the workers it
+forks from then on inherit it. Not before: Spark keeps SQL pandas UDFs and mapInArrow in separate
+pools, and a pool whose workers never build a CNN would pay the import for nothing. Imported
+only: TensorFlow's runtime and its thread pools start in each worker, after the worker fixes its
+thread budget (backend.keras), so no thread is lost across the fork.
+
+Spark runs it as `python -m` (spark.python.daemon.module; vista_sql/spark/session.py names it).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+
+from pyspark import daemon
+
+from vista_sql.catalog import backend
+
+
+def _forking_with_tensorflow_once_told(fork, told: int):
+    def fork_a_worker() -> int:
+        if "tensorflow" not in sys.modules:
+            try:
+                wanted = os.read(told, 64)
+            except BlockingIOError:
+                wanted = b""
+            if wanted:
+                backend.import_quietly()
+        pid = fork()
+        if pid == 0:  # the worker: a process it starts is forked as any other
+            os.fork = fork
+            os.close(told)
+        return pid
+
+    return fork_a_worker
+
+
+def main() -> None:
+    told, tell = os.pipe()
+    os.set_blocking(told, False)
+    os.environ[backend.DAEMON_CHANNEL] = f"{os.getpid()}:{tell}"
+    os.fork = _forking_with_tensorflow_once_told(os.fork, told)
+    # PySpark's modules are every worker's: left out of the collection each task ends with.
+    gc.freeze()
+    daemon.manager()
+
+
+if __name__ == "__main__":
+    main()
