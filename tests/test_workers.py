@@ -22,7 +22,7 @@ def test_one_thread_per_application_touches_the_cnn_stages_worker_pool(vista, sp
     keepers = [t for t in threading.enumerate() if t.name == "vista-keep-workers" and t.daemon]
     assert len(keepers) == 1
     # A CNN stage's UDF (pandas, Arrow batches) is served by the pool the touch uses: the same
-    # pyspark.daemon forks both. RDD tasks are a pool of their own, which a touch would not keep.
+    # worker daemon forks both. RDD tasks are a pool of their own, which a touch would not keep.
     spark.udf.register("vista_test_pool", pandas_udf(workers.daemon_pid, "long"))
     stages = {row[0] for row in spark.sql("SELECT vista_test_pool(id) FROM range(2)").collect()}
     touched = workers.touch(spark)

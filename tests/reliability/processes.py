@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from vista_sql.spark.session import DAEMON_MODULE
+
 
 def _stat(pid: int) -> list[str] | None:
     try:
@@ -41,10 +43,12 @@ def descendants(root: int) -> set[int]:
 
 
 def python_workers(root: int | None = None) -> list[int]:
-    """Workers forked by a `pyspark.daemon` below `root` (default: this process)."""
+    """Workers forked by a worker daemon below `root` (default: this process): vista_sql's, or
+    `pyspark.daemon` where Spark runs its own (a Connect server, a cluster set up without it)."""
     below = descendants(root or os.getpid())
     tree = parents()
-    daemons = {pid for pid in below if "pyspark.daemon" in _cmdline(pid)}
+    modules = (DAEMON_MODULE, "pyspark.daemon")
+    daemons = {pid for pid in below if any(m in _cmdline(pid) for m in modules)}
     return sorted(pid for pid in daemons if tree.get(pid) in daemons)
 
 

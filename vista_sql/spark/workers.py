@@ -27,7 +27,7 @@ _lock = threading.Lock()
 
 
 def daemon_pid(ids: pd.Series) -> pd.Series:
-    """The process id of the pyspark.daemon that forked this worker: one per worker pool."""
+    """The process id of the worker daemon that forked this worker: one per worker pool."""
     return pd.Series([os.getppid()] * len(ids))
 
 
