@@ -5,10 +5,14 @@ Spark forks every Python worker of a pool from one daemon process. Each worker t
 stage imports TensorFlow itself, 4.5 CPU-s, and so does every worker that replaces one that
 failed, was killed or sat idle past Spark's minute. This daemon imports TensorFlow as soon as one
 of its workers tells it (through a pipe; catalog/backend.py) that it did, and the workers it
-forks from then on inherit it. Not before: Spark keeps SQL pandas UDFs and mapInArrow in separate
-pools, and a pool whose workers never build a CNN would pay the import for nothing. Imported
+forks from then on inherit it. Not before: a session has several pools (one per worker
+environment; a TRANSFER uses two), and one whose workers never build a CNN would pay for nothing.
+Imported
 only: TensorFlow's runtime and its thread pools start in each worker, after the worker fixes its
-thread budget (backend.keras), so no thread is lost across the fork.
+thread budget (backend.keras), so no thread is lost across the fork. Nor does the import start
+threads of TensorFlow's own (gdb on a process that imported both): the only others are
+OpenBLAS's servers, numpy's and scipy's (none under the workers' OMP_NUM_THREADS=1, and OpenBLAS
+stops them at a fork), and pyarrow's jemalloc thread, which PySpark's own daemon has as well.
 
 Spark runs it as `python -m` (spark.python.daemon.module; vista_sql/spark/session.py names it).
 """
