@@ -30,13 +30,16 @@ DEMO_IMAGES = 40
 # runs the whole suite's statements, where C1's code is too slow; it keeps both compilers but
 # gives C2 only methods four times as hot as by default. Over test_transfer + test_learners its
 # compiler threads then used 74 s of CPU instead of 111 s, in the same wall time (191 s vs 193 s).
+# It collects with the serial collector too: on a few rows, G1's concurrent and parallel threads
+# cost more than they save. The machine's CPU over test_transfer + test_multi_cnn + test_plans:
+# 141 CPU-s instead of 156 (parallel collector: 145); test_learners + test_reuse: 164 vs 178.
 # Java's floating point is the same on every tier (strict since Java 17), so no result changes;
 # `make demo`, the shell and bench/ keep the JVM's defaults.
 JAVA_OPTIONS = "JDK_JAVA_OPTIONS"
 CHILD_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 SESSION_JAVA_OPTIONS = (
     "-XX:Tier4InvocationThreshold=20000 -XX:Tier4MinInvocationThreshold=2400 "
-    "-XX:Tier4CompileThreshold=30000 -XX:Tier4BackEdgeThreshold=160000"
+    "-XX:Tier4CompileThreshold=30000 -XX:Tier4BackEdgeThreshold=160000 -XX:+UseSerialGC"
 )
 os.environ.setdefault(JAVA_OPTIONS, CHILD_JAVA_OPTIONS)
 # Zoo CNNs' graphs (catalog/graph_cache) go to the checkout's build/, not the user's home; the
