@@ -18,7 +18,7 @@ import demo_data  # noqa: E402
 import growing  # noqa: E402
 
 from vista_sql.spark import class_archive  # noqa: E402
-from vista_sql.spark.session import JAVA_OPTIONS as JVM_OPTIONS  # noqa: E402
+from vista_sql.spark.session import java_options  # noqa: E402
 
 DEMO_IMAGES = 40
 
@@ -60,8 +60,8 @@ def pytest_sessionstart(session):
         return
     # The command a process runs at exit to build its archive; the environment as it is before
     # the `spark` fixture swaps the JVM options for its own.
-    builder = [sys.executable, "-m", class_archive.__name__, JVM_OPTIONS]
     children = dict(os.environ)
+    builder = [sys.executable, "-m", class_archive.__name__, java_options(children)]
     threading.Thread(
         target=subprocess.run,
         args=(builder,),

@@ -11,7 +11,7 @@ import pytest
 
 from vista_sql.cache import CACHE_ENV
 from vista_sql.spark import class_archive
-from vista_sql.spark.session import JAVA_OPTIONS
+from vista_sql.spark.session import COLLECTOR, JAVA_OPTIONS, java_options
 
 # Starts a JVM in a child process (shell, server, kernel, cluster daemons) or in this one.
 pytestmark = pytest.mark.spark
@@ -75,3 +75,12 @@ def test_auto_builds_at_exit_where_none_exists_and_off_neither_maps_nor_builds(
     assert class_archive.options(JAVA_OPTIONS) == "" and len(built) == 1
     class_archive.options(JAVA_OPTIONS)  # a second session in the same process
     assert built == [(class_archive._build_in_background, JAVA_OPTIONS)]
+
+
+def test_the_embedded_jvm_collects_for_throughput_unless_the_environment_chose_a_collector():
+    assert java_options({}).split() == [JAVA_OPTIONS, COLLECTOR]
+    for variable in ("JDK_JAVA_OPTIONS", "JAVA_TOOL_OPTIONS"):
+        # Two collectors on one command line: the JVM would refuse to start.
+        chosen = {variable: "-Xss4m -XX:+UseSerialGC"}
+        assert java_options(chosen) == JAVA_OPTIONS
+    assert java_options({"JDK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1"}).endswith(COLLECTOR)
