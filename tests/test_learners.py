@@ -89,8 +89,11 @@ def _mllib_scores(predictions, task, label, chosen):
     return {m: metrics.evaluator(task, m, label).evaluate(predictions) for m in chosen}
 
 
-def test_split_drawn_from_keys_is_the_stratified_split(features):
-    """The per-label bounds hold out exactly the rows the window over every row does."""
+@pytest.mark.parametrize("key_type", ["int", "string"])
+def test_split_drawn_from_keys_is_the_stratified_split(features, key_type):
+    """The per-label bounds hold out exactly the rows the window over every row does, for integer
+    and string keys (the bounds reach the plan as literals of the key's type)."""
+    features = features.withColumn("__vista_key", F.col("__vista_key").cast(key_type))
     args = dict(key="__vista_key", label="__vista_label", split=0.3, seed=7)
     drawn = training.draw_split(features, **args)
     applied = training.apply_split(

@@ -165,3 +165,24 @@ def test_a_target_another_statement_writes_is_refused_untouched(
         with pytest.raises(VistaExecutionError, match="is being written by another statement"):
             vista.sql(growing_statement(onnx_block, target))
     assert [p.name for p in target.iterdir()] == [LOCK]
+
+
+def test_records_are_compared_alike_on_the_driver_and_by_spark(spark):
+    """Up to checks.LOCAL_ROWS the records' keys and versions are compared on the driver; above,
+    by a Spark aggregate. Both count the same rows, removed and changed per record."""
+    from vista_sql.plan.columns import KEY
+    from vista_sql.statements import facts
+
+    now = spark.createDataFrame(
+        [(1, "a"), (2, "b"), (3, "c"), (4, None), (5, "e")], f"{KEY} int, now string"
+    )
+    stored = spark.createDataFrame(
+        # record 0: 1 current, 2 changed, 4 without a version now (removed), 9 removed;
+        # record 1: 3 changed (it had no version), 5 current; record 2 holds nothing.
+        [(0, 1, "a"), (0, 2, "x"), (0, 4, None), (0, 9, "z"), (1, 3, None), (1, 5, "e")],
+        f"record int, {KEY} int, was string",
+    )
+    here = facts._counted_here(now, stored)
+    assert here == ({0: (4, 2, 1), 1: (2, 0, 1)}, 5)
+    by_spark, needed = facts._counted_by_spark(now, stored)
+    assert ({r: tuple(int(v) for v in c) for r, c in by_spark.items()}, needed) == here

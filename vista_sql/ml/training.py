@@ -22,18 +22,13 @@ from pyspark.ml.functions import array_to_vector
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import LongType, StructField, StructType
+from pyspark.sql.types import LongType
 
 from vista_sql.ml import metrics, models, uncertainty
 from vista_sql.spark import remote
 
 VECTOR, IMAGE_VECTOR = "__vista_vector", "__vista_image_vector"
-_BOUND_LABEL, _BOUND_HASH, _BOUND_KEY, _HASH = (
-    "__vista_bound_label",
-    "__vista_bound_hash",
-    "__vista_bound_key",
-    "__vista_hash",
-)
+_HASH = "__vista_hash"
 DEFAULT_FOLDS = 3
 log = logging.getLogger("vista_sql")
 
@@ -82,7 +77,7 @@ class Split:
     """`stratified`'s split, kept as the last held-out row of each label value in its order.
 
     A row is held out when its (hash, key) sorts at or before its label's bound, so applying the
-    split is a projection over a broadcast table of one row per label: no shuffle, no sort.
+    split is a projection with one bound per label value: no shuffle, no sort.
     """
 
     bounds: tuple[tuple[object, int, object], ...]  # (label, hash, key)
@@ -122,25 +117,22 @@ def split_of_rows(rows, *, split: float, seed: int) -> Split:
 
 
 def apply_split(frame, split: Split, *, key: str, label: str, is_test: str):
-    """Replace `frame`'s split flag by `split`'s (rows whose label has no bound: training)."""
+    """Replace `frame`'s split flag by `split`'s (rows whose label has no bound: training).
+
+    The bounds go into the plan as literals, a CASE over the label values, rather than as a
+    broadcast table: a table made from driver rows (createDataFrame) costs a Spark job through a
+    Python worker and a join's planning in every fit, and a statement fits once per layer."""
     if not split.bounds:
         return frame.withColumn(is_test, F.lit(False))
     types = {f.name: f.dataType for f in frame.schema.fields}
-    schema = StructType(
-        [
-            StructField(_BOUND_LABEL, types[label]),
-            StructField(_BOUND_HASH, LongType()),
-            StructField(_BOUND_KEY, types[key]),
-        ]
-    )
-    bounds = frame.sparkSession.createDataFrame(list(split.bounds), schema)
     row_hash = split_order(key, split.seed)
-    held_out = (row_hash < F.col(_BOUND_HASH)) | (
-        (row_hash == F.col(_BOUND_HASH)) & (F.col(key) <= F.col(_BOUND_KEY))
-    )
-    joined = frame.join(F.broadcast(bounds), F.col(label) == F.col(_BOUND_LABEL), "left")
-    flagged = joined.withColumn(is_test, F.coalesce(held_out, F.lit(False)))
-    return flagged.drop(_BOUND_LABEL, _BOUND_HASH, _BOUND_KEY)
+    flag = None
+    for value, hashed, last_key in split.bounds:
+        bound_hash, bound_key = F.lit(hashed).cast(LongType()), F.lit(last_key).cast(types[key])
+        held_out = (row_hash < bound_hash) | ((row_hash == bound_hash) & (F.col(key) <= bound_key))
+        matches = F.col(label) == F.lit(value).cast(types[label])
+        flag = F.when(matches, held_out) if flag is None else flag.when(matches, held_out)
+    return frame.withColumn(is_test, flag.otherwise(F.lit(False)))
 
 
 def _estimator(learner: models.Learner, fixed: dict, width: int, classes: int):

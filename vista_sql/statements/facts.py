@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegralType, StringType
 
 from vista_sql.execution import checks, image_versions, lowering
 from vista_sql.execution import recorded as records_on_disk
@@ -176,7 +177,13 @@ def find_records(
             chosen.append(candidates[-1])
     if rivals:
         compared = iter(
-            _compared(spark, [r for group in rivals.values() for r in group], needed, query)
+            _compared(
+                spark,
+                [r for group in rivals.values() for r in group],
+                needed,
+                query,
+                here=rows <= checks.LOCAL_ROWS,
+            )
         )
         for position, group in rivals.items():
             ranked = [next(compared) for _ in group]
@@ -185,45 +192,31 @@ def find_records(
     return tuple(chosen)
 
 
-def _compared(spark, records: list[RecordedLayer], needed, query) -> list[RecordedLayer]:
+def _compared(
+    spark, records: list[RecordedLayer], needed, query, here: bool
+) -> list[RecordedLayer]:
     """`records`, each with the statement's images it lacks (new), holds for another version
-    of the image (changed) and holds for no image the statement needs (removed): one
-    aggregate over all of them, the images' versions read once."""
+    of the image (changed) and holds for no image the statement needs (removed), all counted at
+    once, the images' versions read once. `here`: few enough rows to count on the driver from one
+    scan of the records' (key, version) pairs, as checks.count counts the joined rows."""
     # Distinct: a key the join repeats is still one image.
     now = needed.distinct().join(image_versions.frame(spark, query), KEY)
-    now = now.select(KEY, F.col(VERSION).alias("now")).cache()
-    try:
-        stored = None
-        for i, record in enumerate(records):
-            rows = spark.read.parquet(record.path).select(
-                F.lit(i).alias("record"),
-                F.col(quoted(record.key)).alias(KEY),
-                F.col(VERSION).alias("was"),
-            )
-            stored = rows if stored is None else stored.unionByName(rows)
-        gone, current = F.col("now").isNull(), F.col("now").eqNullSafe(F.col("was"))
-
-        def how_many(condition):
-            return F.sum(F.when(condition, 1).otherwise(0))
-
-        counted = {
-            row["record"]: row
-            for row in stored.join(now, KEY, "left")
-            .groupBy("record")
-            .agg(
-                F.count(F.lit(1)).alias("rows"),
-                how_many(gone).alias("removed"),
-                how_many(~gone & ~current).alias("changed"),
-            )
-            .collect()
-        }
-        needed_rows = now.count()
-    finally:
-        now.unpersist()
+    now = now.select(KEY, F.col(VERSION).alias("now"))
+    stored = None
+    for i, record in enumerate(records):
+        rows = spark.read.parquet(record.path).select(
+            F.lit(i).alias("record"),
+            F.col(quoted(record.key)).alias(KEY),
+            F.col(VERSION).alias("was"),
+        )
+        stored = rows if stored is None else stored.unionByName(rows)
+    if here and isinstance(now.schema[KEY].dataType, IntegralType | StringType):
+        counted, needed_rows = _counted_here(now, stored)
+    else:
+        counted, needed_rows = _counted_by_spark(now, stored)
     compared = []
     for i, record in enumerate(records):
-        row = counted.get(i)
-        rows, removed, changed = (row["rows"], row["removed"], row["changed"]) if row else (0, 0, 0)
+        rows, removed, changed = counted.get(i, (0, 0, 0))
         compared.append(
             dataclasses.replace(
                 record,
@@ -234,6 +227,47 @@ def _compared(spark, records: list[RecordedLayer], needed, query) -> list[Record
             )
         )
     return compared
+
+
+def _counted_here(now, stored) -> tuple[dict, int]:
+    """Per record: (rows, removed, changed), and the needed images, from two scans whose keys and
+    versions are compared here: the aggregate below costs eight jobs under adaptive execution (a
+    shuffle is one), these two."""
+    current = dict(now.collect())
+    counted: dict[int, list[int]] = {}
+    for record, key, was in stored.collect():
+        tally = counted.setdefault(record, [0, 0, 0])
+        tally[0] += 1
+        now = current.get(key)
+        if now is None:  # as after the left join: no version now is no image now
+            tally[1] += 1
+        elif now != was:
+            tally[2] += 1
+    return {record: tuple(tally) for record, tally in counted.items()}, len(current)
+
+
+def _counted_by_spark(now, stored) -> tuple[dict, int]:
+    now = now.cache()
+    try:
+        gone, current = F.col("now").isNull(), F.col("now").eqNullSafe(F.col("was"))
+
+        def how_many(condition):
+            return F.sum(F.when(condition, 1).otherwise(0))
+
+        counted = {
+            row["record"]: (row["rows"], row["removed"], row["changed"])
+            for row in stored.join(now, KEY, "left")
+            .groupBy("record")
+            .agg(
+                F.count(F.lit(1)).alias("rows"),
+                how_many(gone).alias("removed"),
+                how_many(~gone & ~current).alias("changed"),
+            )
+            .collect()
+        }
+        return counted, now.count()
+    finally:
+        now.unpersist()
 
 
 # -- resources: this machine or the cluster's executors ------------------------------------------
