@@ -182,7 +182,7 @@ def test_records_are_compared_alike_on_the_driver_and_by_spark(spark):
         [(0, 1, "a"), (0, 2, "x"), (0, 4, None), (0, 9, "z"), (1, 3, None), (1, 5, "e")],
         f"record int, {KEY} int, was string",
     )
-    here = facts._counted_here(now, stored)
+    here = facts._counted_here(dict(now.collect()), stored)
     assert here == ({0: (4, 2, 1), 1: (2, 0, 1)}, 5)
     by_spark, needed = facts._counted_by_spark(now, stored)
     assert ({r: tuple(int(v) for v in c) for r, c in by_spark.items()}, needed) == here

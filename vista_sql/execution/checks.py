@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, IntegralType, NumericType, StringType
@@ -49,6 +49,9 @@ class Counts:
     # A classifier's held-out rows, drawn from the same pass when the rows were counted on the
     # driver; None: the run draws them with Spark (training.draw_split).
     split: training.Split | None = None
+    # The joined rows' distinct keys, when counted on the driver: what the statement needs,
+    # which the comparison with recorded layers reads instead of running the join again.
+    needed_keys: frozenset | None = field(default=None, compare=False, repr=False)
 
     @property
     def classes(self) -> int:
@@ -69,8 +72,14 @@ def count(spark, query, baseline_sql: str, labels: bool = True) -> Counts:
             .agg(F.count(F.lit(1)), F.avg(F.length(F.col(lowering.quoted(query.image)))))
             .first()
         )
-        rows = spark.sql(baseline_sql).count()
-        return Counts(rows, None, None, None, image_rows, None, int(image_bytes or 0))
+        joined, needed = spark.sql(baseline_sql), None
+        if image_rows <= LOCAL_ROWS and _sorts_as_in_python(joined, labels=False):
+            keys = [r[0] for r in joined.select(lowering.KEY).collect()]
+            rows, needed = len(keys), frozenset(keys)
+        else:
+            rows = joined.count()
+        average = int(image_bytes or 0)
+        return Counts(rows, None, None, None, image_rows, None, average, needed_keys=needed)
     image_rows, image_keys, image_bytes = (
         spark.table(query.images.name)
         .agg(
@@ -92,14 +101,13 @@ def count(spark, query, baseline_sql: str, labels: bool = True) -> Counts:
     return Counts(rows, keys, null_labels, values, image_rows, image_keys, int(image_bytes or 0))
 
 
-def _sorts_as_in_python(joined) -> bool:
-    """Keys Python orders as Spark does (integers; strings, by code point as UTF-8 bytes sort)
-    and labels it groups as Spark does."""
+def _sorts_as_in_python(joined, labels: bool = True) -> bool:
+    """Keys Python orders and compares as Spark does (integers; strings, by code point as UTF-8
+    bytes sort) and labels it groups as Spark does."""
     types = {f.name: f.dataType for f in joined.schema.fields}
-    key, label = types[lowering.KEY], types[lowering.LABEL]
-    return isinstance(key, IntegralType | StringType) and isinstance(
-        label, NumericType | BooleanType | StringType
-    )
+    if not isinstance(types[lowering.KEY], IntegralType | StringType):
+        return False
+    return not labels or isinstance(types[lowering.LABEL], NumericType | BooleanType | StringType)
 
 
 def _counted_here(joined, query, image_rows: int, image_keys: int, image_bytes: int) -> Counts:
@@ -115,9 +123,19 @@ def _counted_here(joined, query, image_rows: int, image_keys: int, image_bytes: 
     split = None
     if not nan and models.lookup(query.model).task == "classification":
         split = training.split_of_rows(rows, split=query.split, seed=query.seed)
-    keys = len({r[0] for r in rows})
+    keys = frozenset(r[0] for r in rows)
     null_labels = len(rows) - len(labels)
-    return Counts(len(rows), keys, null_labels, values, image_rows, image_keys, image_bytes, split)
+    counted = (
+        len(rows),
+        len(keys),
+        null_labels,
+        values,
+        image_rows,
+        image_keys,
+        image_bytes,
+        split,
+    )
+    return Counts(*counted, needed_keys=keys)
 
 
 def classes(spark, query: nodes.TransferQuery) -> tuple[str, ...]:

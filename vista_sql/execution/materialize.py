@@ -224,10 +224,12 @@ def entry(q, layer, images_identity: str | None, rows: int, directory: str = "")
     )
 
 
-def load_layer(spark, plan, record):
-    """Training rows of a recorded layer: this statement's join, split and filters, with the
-    features read back instead of computed."""
+def load_layer(spark, plan, record, joined=None):
+    """Training rows of a recorded layer: this statement's join, split and filters (`joined`,
+    when the run already holds them), with the features read back instead of computed."""
     stored = spark.read.parquet(record.path).select(
         F.col(lowering.quoted(record.key)).alias(lowering.KEY), F.col("features")
     )
-    return spark.sql(lowering.baseline_sql(plan)).join(stored, lowering.KEY)
+    if joined is None:
+        joined = spark.sql(lowering.baseline_sql(plan))
+    return joined.join(stored, lowering.KEY)

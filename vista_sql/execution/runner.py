@@ -142,6 +142,7 @@ class _Steps:
         self.publishing = threading.Lock()  # layers of one stage write the same manifest
         self.mark = failures.Mark.now()  # evidence for errors, from the latest step's start
         self.pool = ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="vista-train")
+        self.joined = None  # joined_rows(), once asked for
 
     def baseline(self, train: bool) -> Future | None:
         """The split drawn from the joined rows and, when `train`, the baseline's fit started."""
@@ -151,9 +152,7 @@ class _Steps:
         if not self.training:
             return None  # nothing is trained: neither the split nor the baseline is needed
         started = time.perf_counter()
-        # As many partitions as the stages have: a file source over many small images would
-        # otherwise give every training pass of the baseline dozens of tiny tasks.
-        joined = spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions).cache()
+        joined = self.joined_rows()
         if models.lookup(q.model).task == "classification":
             # Drawn once from the keys (counting them drew it already, for fewer than
             # checks.LOCAL_ROWS): each layer applies it without re-sorting its wide rows.
@@ -164,21 +163,25 @@ class _Steps:
         if train:
 
             def fit_baseline():
-                try:
-                    return training.fit_and_score(
-                        joined,
-                        image_features=None,
-                        image_dim=0,
-                        classes=self.classes,
-                        **self.common,
-                    )
-                finally:
-                    joined.unpersist()
+                return training.fit_and_score(
+                    joined, image_features=None, image_dim=0, classes=self.classes, **self.common
+                )
 
             fit = self._train_later(BASELINE, fit_baseline, time.perf_counter() - started)
-        else:
-            joined.unpersist()
         return fit
+
+    def joined_rows(self):
+        """The statement's joined rows (images ⋈ structured, filtered, labelled, split), cached
+        until the statement ends: the baseline trains on them and every loaded layer joins its
+        recorded features to them. Each of those once ran the join itself: bench/warm.py's
+        recorded-layers statement listed the 1,000 image files and read the table four times."""
+        if self.joined is None:
+            plan = self.plan
+            # As many partitions as the stages have: a file source over many small images would
+            # otherwise give every training pass of the baseline dozens of tiny tasks.
+            rows = self.spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions)
+            self.joined = rows.cache()
+        return self.joined
 
     def versions(self, statement_id: int) -> None:
         """Note every image's version once, before any inference: what MATERIALIZE records
@@ -208,7 +211,8 @@ class _Steps:
                 fits.append((record.layer, _done((record.rows, 0.0))))  # current as it is
                 continue
             began = time.perf_counter()
-            frame = materialize.load_layer(self.spark, plan, record)
+            joined = self.joined_rows() if self.training else None
+            frame = materialize.load_layer(self.spark, plan, record, joined)
             written_to = str(Path(record.path).parent)
             fit = self._train_later(
                 record.layer.name,
@@ -315,6 +319,8 @@ class _Steps:
             if frame is not None:
                 self.spark.catalog.dropTempView(view)
                 frame.unpersist()
+        if self.joined is not None:
+            self.joined.unpersist()
 
     def drop_superseded_handovers(self) -> None:
         # Only once the stages' views are dropped: until then they name the files they read.

@@ -77,7 +77,7 @@ def gather(
     )
     found = ()
     if dict(query.options).get("reuse", True):
-        found = find_records(spark, query, statistics.images, baseline)
+        found = find_records(spark, query, statistics.images, baseline, counts.needed_keys)
     return Facts(statistics, resources, slots, session_storage(spark), found, counts)
 
 
@@ -136,7 +136,7 @@ def _explained_size(frame) -> int:
 
 
 def find_records(
-    spark, query: TransferQuery, rows: int, baseline_sql: str
+    spark, query: TransferQuery, rows: int, baseline_sql: str, needed_keys: frozenset | None = None
 ) -> tuple[RecordedLayer, ...]:
     """One entry per requested layer that some manifest records. A record that needs no
     inference (unversioned and current) is taken as found; among versioned ones, all are compared
@@ -144,7 +144,7 @@ def find_records(
     target on a tie): the session accumulates records of other image sets for the same CNN and
     layer, and the first one listed may hold none of these images. Candidates come from the
     statement's own target (so re-running a statement resumes) and from the session's
-    `vista.reuse.paths`."""
+    `vista.reuse.paths`. `needed_keys`: the joined rows' keys, when counting collected them."""
     roots = [r for r in [query.materialize, *records_on_disk.reuse_paths(spark)] if r]
     manifests = [Manifest.read(root) for root in dict.fromkeys(roots)]
     if not any(m.layers for m in manifests):
@@ -183,6 +183,7 @@ def find_records(
                 needed,
                 query,
                 here=rows <= checks.LOCAL_ROWS,
+                needed_keys=needed_keys,
             )
         )
         for position, group in rivals.items():
@@ -193,7 +194,7 @@ def find_records(
 
 
 def _compared(
-    spark, records: list[RecordedLayer], needed, query, here: bool
+    spark, records: list[RecordedLayer], needed, query, here: bool, needed_keys=None
 ) -> list[RecordedLayer]:
     """`records`, each with the statement's images it lacks (new), holds for another version
     of the image (changed) and holds for no image the statement needs (removed), all counted at
@@ -210,8 +211,12 @@ def _compared(
             F.col(VERSION).alias("was"),
         )
         stored = rows if stored is None else stored.unionByName(rows)
-    if here and isinstance(now.schema[KEY].dataType, IntegralType | StringType):
-        counted, needed_rows = _counted_here(now, stored)
+    if needed_keys is not None:  # the join's keys are at hand: only the versions are read
+        versions = image_versions.frame(spark, query).collect()
+        current = {key: version for key, version in versions if key in needed_keys}
+        counted, needed_rows = _counted_here(current, stored)
+    elif here and isinstance(now.schema[KEY].dataType, IntegralType | StringType):
+        counted, needed_rows = _counted_here(dict(now.collect()), stored)
     else:
         counted, needed_rows = _counted_by_spark(now, stored)
     compared = []
@@ -229,11 +234,10 @@ def _compared(
     return compared
 
 
-def _counted_here(now, stored) -> tuple[dict, int]:
-    """Per record: (rows, removed, changed), and the needed images, from two scans whose keys and
-    versions are compared here: the aggregate below costs eight jobs under adaptive execution (a
-    shuffle is one), these two."""
-    current = dict(now.collect())
+def _counted_here(current: dict, stored) -> tuple[dict, int]:
+    """Per record: (rows, removed, changed), and the needed images, from one scan of the records'
+    keys and versions compared here with `current` (key → version of the images needed): the
+    aggregate below costs eight jobs under adaptive execution (a shuffle is one)."""
     counted: dict[int, list[int]] = {}
     for record, key, was in stored.collect():
         tally = counted.setdefault(record, [0, 0, 0])
