@@ -99,4 +99,4 @@ def _binary_files(images: DataFrame) -> list[str]:
         return []
     if any(node not in _ROW_PRESERVING | {"Relation"} for node in nodes):
         return []
-    return sorted(images.inputFiles())
+    return sorted(remote.input_files(images))

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from vista_sql.plan.columns import KEY, quoted
 from vista_sql.plan.nodes import TransferQuery
+from vista_sql.spark import remote
 
 REUSE_PATHS = "vista.reuse.paths"
 _EXPRESSION_IDS = re.compile(r"#\d+L?")
@@ -38,7 +39,7 @@ def images_identity(spark, query: TransferQuery, rows: int) -> str | None:
     """A digest that changes when the images could have; None when that cannot be known."""
     frame = spark.table(query.images.name)
     try:
-        files = frame.inputFiles()
+        files = remote.input_files(frame)
     except Exception:
         return None
     entries = []

@@ -49,6 +49,18 @@ def job_group(spark, group: str, description: str):
         context.setLocalProperty("spark.job.description", None)
 
 
+def input_files(frame) -> list[str]:
+    """DataFrame.inputFiles(), in one call to the JVM: pyspark reads the Java array back one
+    element per py4j round trip (1,000 files: 0.35 s, paid a few times per statement)."""
+    spark = frame.sparkSession
+    if is_connect(spark):
+        return list(frame.inputFiles())
+    files = frame._jdf.inputFiles()
+    # NUL is the one character no path holds.
+    joined = spark._jvm.scala.collection.immutable.ArraySeq.unsafeWrapArray(files).mkString("\0")
+    return joined.split("\0") if joined else []
+
+
 def default_parallelism(spark) -> int:
     """Tasks the session runs side by side: SparkContext.defaultParallelism, or over Spark Connect
     what the server's master and configuration say (its executors are out of sight)."""
