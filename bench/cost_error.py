@@ -12,8 +12,8 @@ import and model build, so the estimate compared is seconds + INFERENCE_STARTUP_
 scope of `cost.cheapest_seconds`. Spark start, planning, checks and training are outside both,
 except that stage 0 shares the 2 task slots with the structured-only baseline's training (started
 just before it) and a Staged stage with the previous stage's training: the measured side is high.
-Prints the tables and writes bench/results/cost_error.json (no top-level "runs": bench.report
-skips it).
+Prints the tables and writes bench/results/cost_error.json, which bench.report draws and tables in
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -23,8 +23,13 @@ import re
 import statistics
 from pathlib import Path
 
-from tabulate import tabulate
-
+from bench.series_tables import (
+    COST_TARGET_PCT,
+    cost_fit_line,
+    cost_group_table,
+    cost_plan_table,
+    cost_summary_line,
+)
 from vista_sql.optimizer import cost
 from vista_sql.optimizer.rules.choose_strategy import TIE
 
@@ -33,7 +38,6 @@ RESULTS = ROOT / "bench" / "results"
 RESULT = RESULTS / "cost_error.json"
 PRESETS = ("quick", "full")
 STARTUP = cost.INFERENCE_STARTUP_SECONDS  # 5.0 s, unchanged since the runs were recorded
-TARGET_PCT = 30  # issue #19: the chosen plan's estimate within ±30 %
 ALT = re.compile(r"^\s*(staged|lazy|eager) join (before|after)\s+est\s+([\d,.]+) s")
 RAN = re.compile(r"^strategy: (staged|lazy|eager), join (before|after) inference")
 TASKS = re.compile(r"^parallelism (\d+), partitions")
@@ -165,21 +169,12 @@ def calibration(plans: list[dict]) -> list[dict]:
     return fits
 
 
-def fmt(x: float | None, spec: str = ".1f", unit: str = "") -> str:
-    return "" if x is None else format(x, spec) + unit
-
-
-def tasks(p: dict) -> str:
-    ran = "" if p["session_tasks"] == p["tasks"] else f" (ran {p['session_tasks']})"
-    return fmt(p["tasks"], "d", ran)
-
-
 def main() -> None:
     plans, groups = analyse(load())
     fits = calibration(plans)
     errors = [p["error_pct"] for p in plans if p["chosen"] and p["error_pct"] is not None]
     ranked = [g for g in groups if g["rank_right"] is not None]
-    within = sum(abs(e) <= TARGET_PCT for e in errors)
+    within = sum(abs(e) <= COST_TARGET_PCT for e in errors)
     summary = {
         "chosen_error_pct": [min(errors), max(errors)],
         "chosen_error_median_pct": statistics.median(errors),
@@ -197,32 +192,10 @@ def main() -> None:
     payload = dict(note=note, startup_s=STARTUP, tie=TIE, summary=summary, calibration=fits)
     RESULT.write_text(json.dumps(payload | dict(groups=groups, plans=plans), indent=1) + "\n")
 
-    head = ["preset", "setup", "cnn", "k", "n", "plan", "chosen", "est s", f"est+{STARTUP:g} s"]
-    head += ["stage s", "error", "w/o start-up", "wall s", "load", "tasks"]
-    table = [
-        [p["preset"], p["setup"], p["cnn"], p["k"], p["n"], p["plan"], "*" * p["chosen"]]
-        + [fmt(p["est_s"]), fmt(p["est_with_startup_s"]), fmt(p["stage_s"]) or p["status"]]
-        + [fmt(p["error_pct"], "+.0f", " %"), fmt(p["error_without_startup_pct"], "+.0f", " %")]
-        + [fmt(p["wall_s"]), fmt(p["load_before"]), tasks(p)]
-        for p in plans
-    ]
-    print(tabulate(table, head, tablefmt="github", disable_numparse=True))
-    head = ["preset", "setup", "cnn", "k", "n", "estimated order", "measured order", "rank right"]
-    head += ["within tie", "chosen fastest", "crashed"]
-    yes = {True: "yes", False: "no", None: ""}
-    table = [
-        [g["preset"], g["setup"], g["cnn"], g["k"], g["n"], " < ".join(g["estimated_order"])]
-        + [" < ".join(g["measured_order"]), yes[g["rank_right"]], yes[g["rank_right_within_tie"]]]
-        + [yes[g["chosen_fastest"]], ", ".join(g["crashed"])]
-        for g in groups
-    ]
-    print("\n" + tabulate(table, head, tablefmt="github", disable_numparse=True))
+    print(cost_plan_table(plans, STARTUP))
+    print("\n" + cost_group_table(groups))
     for f in fits:
-        print(
-            f"\n{f['cnn']} {f['plan']}, chosen at n = {', '.join(map(str, f['n']))}: stage s ≈ "
-            f"{f['measured_fixed_s']} s + n / {f['measured_images_per_s']} images/s measured; the "
-            f"model has {f['model_fixed_s']} s + n / {f['model_images_per_s']} images/s"
-        )
+        print(f"\n{cost_fit_line(f)}")
     # cost.py as of today divides the hand-over by tasks/2 and everything by the node count:
     # the numbers printed at run time still hold for 2 planned tasks on one machine.
     same = summary["planned_tasks"] == [2] and summary["masters_all_local"]
@@ -232,15 +205,7 @@ def main() -> None:
         + ("gives the same estimates" if same else "gives other estimates")
         + "".join(f"; '{s}' ran more tasks than planned on the 2 cores" for s in more)
     )
-    lo, hi = summary["chosen_error_pct"]
-    right, tied = summary["rankings_right"][0], summary["rankings_right_within_tie"][0]
-    print(
-        f"Chosen plans: error {lo:+.0f} % to {hi:+.0f} %, median "
-        f"{summary['chosen_error_median_pct']:+.0f} %, {within} of {len(errors)} within "
-        f"±{TARGET_PCT} %; rank of the measured plans right in {right} of {len(ranked)} setups "
-        f"({tied} counting estimates within the {round((TIE - 1) * 100)} % tie margin as ties). "
-        f"Wrote {RESULT.relative_to(ROOT)}"
-    )
+    print(f"{cost_summary_line(summary, TIE)} Wrote {RESULT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ from unittest import mock
 
 import sqlglot
 from pyspark.sql.types import BinaryType, DoubleType, IntegerType, StructField, StructType
-from tabulate import tabulate
 
 import vista_sql.dialect  # noqa: F401 - registers the `vista` dialect
+from bench.series_tables import paper_plan_table, paper_ranking_table, paper_summary_line
 from vista_sql.catalog import backend
 from vista_sql.errors import VistaError
 from vista_sql.ml import models as learners
@@ -202,65 +202,6 @@ def plan_all() -> list[dict]:
     return rows
 
 
-def _verdict(a: dict) -> str:
-    word = a["verdict"].split(":")[0].split(",")[0]
-    spills = " spills" if "spills" in a["verdict"] else ""
-    return f"{a['seconds']:,.0f} #{a['rank']} {word}{spills}"
-
-
-def tables(rows: list[dict]) -> str:
-    plans, ranking = [], []
-    for r in rows:
-        head = [r["dataset"], r["cnn"], r["k"]]
-        if "error" in r:
-            plans.append([*head, "", r["error"]])
-            continue
-        m = r["memory_gb"]
-        plans.append(
-            [
-                *head,
-                f"{r['rows']:,}",
-                f"{r['strategy']}, join {r['join_placement']} ({r['join']})",
-                r["tasks_per_node"],
-                r["batch"],
-                r["partitions"],
-                f"{m['os']}/{m['core']}/{m['inference']}/{m['user']}/{m['storage']}",
-                f"{r['chosen_seconds']:,.0f}",
-                f"{r['lazy_seconds']:,.0f}",
-                f"{r['staged_over_lazy']:.2f}",
-                f"{r['staged_reduction_pct']:.0f} %",
-                f"{r['chosen_reduction_pct']:.0f} %",
-            ]
-        )
-        ranking.append([*head, *(_verdict(a) for a in r["alternatives"])])
-    plan_header = [
-        "dataset",
-        "cnn",
-        "k",
-        "rows",
-        "chosen plan",
-        "tasks/node",
-        "batch",
-        "partitions",
-        "memory GB/node os/core/TF/user/storage",
-        "est s",
-        "lazy s",
-        "staged/lazy",
-        "staged reduction",
-        "chosen reduction",
-    ]
-    first = rows[0].get("alternatives") or []
-    rank_header = ["dataset", "cnn", "k"]
-    rank_header += [f"{a['strategy']} {a['join_placement']}" for a in first]
-    return "\n\n".join(
-        [
-            tabulate(plans, plan_header, tablefmt="github", disable_numparse=True),
-            "Alternatives: estimated s, rank, verdict (PhysicalPlan.alternatives)",
-            tabulate(ranking, rank_header, tablefmt="github", disable_numparse=True),
-        ]
-    )
-
-
 def _span(rows: list[dict], key: str) -> list[float]:
     values = [r[key] for r in rows if "error" not in r]
     return [min(values), max(values)] if values else []
@@ -284,18 +225,18 @@ def main() -> None:
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps({"summary": summary, "setups": rows}, indent=1) + "\n")
-    print(tables(rows))
+    print(
+        "\n\n".join(
+            [
+                paper_plan_table(rows),
+                "Alternatives: estimated s, rank, verdict (PhysicalPlan.alternatives)",
+                paper_ranking_table(rows),
+            ]
+        )
+    )
     legend = "; ".join(f"{cnn}: {', '.join(layers)}" for cnn, layers in deepest.items())
     print(f"\nLayers (TOP k = the last k): {legend}")
-    staged, chosen = (
-        summary["estimated_staged_reduction_pct"],
-        summary["estimated_chosen_reduction_pct"],
-    )
-    print(
-        f"Estimated reduction against Lazy (join first): Staged {staged[0]:.0f}–{staged[1]:.0f} %, "
-        f"the chosen plan {chosen[0]:.0f}–{chosen[1]:.0f} %; the paper measured "
-        f"{PAPER_REDUCTION[0]}–{PAPER_REDUCTION[1]} %. Wrote {RESULT.relative_to(ROOT)}"
-    )
+    print(f"{paper_summary_line(summary)} Wrote {RESULT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

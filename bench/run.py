@@ -6,7 +6,7 @@
 
 Results accumulate in bench/results/<preset>.json (one record per run, written after each run,
 so an interrupted run keeps what it measured); bench/report.py turns them into bench/RESULTS.md
-and bench/chart.png, and the ratios are printed at the end.
+and the figures in bench/charts/, and the ratios are printed at the end.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import common, data, measure, onnx_compare, profile, report
+from bench import common, data, measure, onnx_compare, profile, report, run_records
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -365,7 +365,7 @@ def main() -> None:
         cnn, k, ns = preset.scaling
         print(f"== scaling: {cnn} top-{k}, N = {', '.join(map(str, ns))}", flush=True)
         for n in ns:
-            for system in report.SCALING_SYSTEMS:
+            for system in run_records.SCALING_SYSTEMS:
                 # The compare series' runs at the same N are the same measurement: reuse them.
                 reused = [
                     r
