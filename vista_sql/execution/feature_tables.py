@@ -7,11 +7,14 @@ next; a new session registers the tables it finds in vista.features.dir.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
+from pyspark.sql import functions as F
 from sqlglot import exp
 
+from vista_sql.execution import parquet_reads
 from vista_sql.execution.lowering import to_sql
 from vista_sql.plan import feature_tables
 from vista_sql.plan.feature_tables import FEATURES_DIR_CONF, TableInfo
@@ -33,40 +36,50 @@ def publish(spark, info: TableInfo) -> None:
 
 def register(spark, name: str, path: Path, info: TableInfo) -> bool:
     """Make the table's view; False when it records no layer yet."""
-    selects = []
+    datasets = []  # (cnn label or None, layer, key column, path)
     for label, target in feature_tables.targets(path, info):
         recorded = Manifest.read(str(target))
         for layer, entry in sorted(recorded.layers.items()):
-            if layer not in recorded.present:
-                continue
-            columns = [
-                exp.alias_(exp.column(entry.key, quoted=True), "key", quoted=True),
-                exp.alias_(exp.Literal.string(layer), "layer", quoted=True),
-                exp.column("features", quoted=True),
-            ]
-            if label is not None:
-                columns.insert(0, exp.alias_(exp.Literal.string(label), "cnn", quoted=True))
-            dataset = exp.Table(
-                this=exp.to_identifier(str(recorded.path(layer)), quoted=True),
-                db=exp.to_identifier("parquet"),
-            )
-            selects.append(exp.select(*columns).from_(dataset))
-    if not selects:
+            if layer in recorded.present:
+                datasets.append((label, layer, entry.key, str(recorded.path(layer))))
+    if not datasets:
         return False
-    union = selects[0]
-    for select in selects[1:]:
-        union = exp.union(union, select, distinct=False)
     db, _, table = name.rpartition(".")
+    if not db:
+        # A temporary view can be a DataFrame's: read with the schema the files' footers hold,
+        # where SQL over parquet.`path` runs a job per layer to infer it.
+        frames = [
+            parquet_reads.read(spark, where).select(
+                *(F.expr(to_sql(c)) for c in _columns(label, layer, key))
+            )
+            for label, layer, key, where in datasets
+        ]
+        functools.reduce(lambda a, b: a.unionAll(b), frames).createOrReplaceTempView(table)
+        return True
+    selects = [
+        exp.select(*_columns(label, layer, key)).from_(
+            exp.Table(this=exp.to_identifier(where, quoted=True), db=exp.to_identifier("parquet"))
+        )
+        for label, layer, key, where in datasets
+    ]
+    union = functools.reduce(lambda a, b: exp.union(a, b, distinct=False), selects)
     view = exp.Table(
-        this=exp.to_identifier(table, quoted=True),
-        db=exp.to_identifier(db, quoted=True) if db else None,
+        this=exp.to_identifier(table, quoted=True), db=exp.to_identifier(db, quoted=True)
     )
-    properties = None if db else exp.Properties(expressions=[exp.TemporaryProperty()])
-    create = exp.Create(
-        this=view, kind="VIEW", replace=True, expression=union, properties=properties
-    )
-    spark.sql(to_sql(create))
+    spark.sql(to_sql(exp.Create(this=view, kind="VIEW", replace=True, expression=union)))
     return True
+
+
+def _columns(label: str | None, layer: str, key: str) -> list[exp.Expr]:
+    """key, layer, features (cnn first when several CNNs ran), as SQL expressions."""
+    columns = [
+        exp.alias_(exp.column(key, quoted=True), "key", quoted=True),
+        exp.alias_(exp.Literal.string(layer), "layer", quoted=True),
+        exp.column("features", quoted=True),
+    ]
+    if label is not None:
+        columns.insert(0, exp.alias_(exp.Literal.string(label), "cnn", quoted=True))
+    return columns
 
 
 def register_all(spark) -> None:

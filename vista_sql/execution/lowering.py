@@ -7,6 +7,7 @@ are always aliased `img` and `tab`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -196,11 +197,11 @@ def features_select(plan: PhysicalPlan, table: str, position: int) -> exp.Select
     return select.select(features, copy=False).where(_ok(IMAGES), copy=False)
 
 
-def stored_select(plan: PhysicalPlan) -> exp.Select:
+def stored_select(plan: PhysicalPlan, statement_id: int) -> exp.Select:
     """The joined rows with the hand-over tensors a recorded layer left (PhysicalPlan.resume)."""
     record = plan.resume.record
     joined = joined_select(plan, with_image=False)
-    stored = _parquet(record.handover_path)
+    stored = _dataset(statement_id, record.handover_path)
     tensors = quoted_column("tensors", "h")
     if record.handover_inputs != tuple(range(len(record.handover))):
         picked = [
@@ -220,8 +221,23 @@ def stored_select(plan: PhysicalPlan) -> exp.Select:
     return select
 
 
-def _parquet(path: str) -> exp.Table:
-    return exp.Table(this=exp.to_identifier(path, quoted=True), db=exp.to_identifier("parquet"))
+def dataset_view(statement_id: int, path: str) -> str:
+    """The view a statement reads the Parquet dataset at `path` through (datasets): SQL naming
+    `parquet.`path`` would make Spark infer its schema in a job of its own at every read."""
+    digest = hashlib.sha1(path.encode()).hexdigest()[:12]
+    return f"__vista_{statement_id}_data_{digest}"
+
+
+def datasets(plan: PhysicalPlan, statement_id: int) -> dict[str, str]:
+    """View name → path of every recorded dataset the statement's SQL reads."""
+    paths = [record.path for record in plan.refreshed]
+    if plan.resume is not None:
+        paths.append(plan.resume.record.handover_path)
+    return {dataset_view(statement_id, path): path for path in paths}
+
+
+def _dataset(statement_id: int, path: str) -> exp.Table:
+    return _table(quoted(dataset_view(statement_id, path)))
 
 
 def versions_view(statement_id: int) -> str:
@@ -234,10 +250,10 @@ def stale_view(statement_id: int) -> str:
     return f"__vista_{statement_id}_stale"
 
 
-def _recorded_versions(record: RecordedLayer) -> exp.Select:
+def _recorded_versions(record: RecordedLayer, statement_id: int) -> exp.Select:
     return exp.select(
         exp.alias_(quoted_column(record.key), KEY, quoted=True), quoted_column(VERSION)
-    ).from_(_parquet(record.path))
+    ).from_(_dataset(statement_id, record.path))
 
 
 def stale_keys(plan: PhysicalPlan, statement_id: int) -> exp.Select:
@@ -245,7 +261,7 @@ def stale_keys(plan: PhysicalPlan, statement_id: int) -> exp.Select:
     current = exp.select(quoted_column(KEY), quoted_column(VERSION)).from_(
         _table(quoted(versions_view(statement_id)))
     )
-    recorded = [_recorded_versions(r) for r in plan.refreshed]
+    recorded = [_recorded_versions(r, statement_id) for r in plan.refreshed]
     everywhere = recorded[0]
     for other in recorded[1:]:
         everywhere = exp.intersect(everywhere, other)
@@ -254,7 +270,9 @@ def stale_keys(plan: PhysicalPlan, statement_id: int) -> exp.Select:
     return exp.select(quoted_column(KEY)).from_(changed.subquery("changed"))
 
 
-def kept_select(plan: PhysicalPlan, record: RecordedLayer, stale: exp.Select) -> exp.Select:
+def kept_select(
+    plan: PhysicalPlan, record: RecordedLayer, stale: exp.Select, statement_id: int
+) -> exp.Select:
     """A refreshed layer's training rows that need no inference: its recorded features of the
     images it holds as they are now, with this statement's join, split and filters."""
     joined = joined_select(plan, with_image=False)
@@ -263,7 +281,7 @@ def kept_select(plan: PhysicalPlan, record: RecordedLayer, stale: exp.Select) ->
         quoted_column("features", "r"),
     ).from_(joined.subquery("j", copy=False))
     select = select.join(
-        exp.alias_(_parquet(record.path), "r", table=True, quoted=True),
+        exp.alias_(_dataset(statement_id, record.path), "r", table=True, quoted=True),
         on=exp.EQ(this=quoted_column(KEY, "j"), expression=quoted_column(record.key, "r")),
     )
     return select.join(
@@ -273,13 +291,16 @@ def kept_select(plan: PhysicalPlan, record: RecordedLayer, stale: exp.Select) ->
     )
 
 
-def appended_select(plan: PhysicalPlan, table: str, position: int, record) -> exp.Select | None:
+def appended_select(
+    plan: PhysicalPlan, table: str, position: int, record, statement_id: int
+) -> exp.Select | None:
     """The inferred rows of a layer whose record stays as it is (RecordedLayer.appendable) that
     the record lacks (a refresh infers every key some record lacks, for all of them)."""
     if not record.appendable or record.key != plan.query.key:
         return None  # the record's files would not be the table's rows, or have another schema
     inferred = features_select(plan, table, position).subquery("n")
-    held = exp.select(quoted_column(record.key)).from_(_parquet(record.path)).subquery("r")
+    stored = _dataset(statement_id, record.path)
+    held = exp.select(quoted_column(record.key)).from_(stored).subquery("r")
     on = exp.EQ(this=quoted_column(KEY, "n"), expression=quoted_column(record.key, "r"))
     return exp.select(exp.Star()).from_(inferred).join(held, on=on, join_type="left anti")
 
@@ -302,7 +323,7 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
         stale = exp.select(quoted_column(KEY)).from_(_table(quoted(stale_view(statement_id))))
     source = joined_select(plan, only=stale) if before else images_select(plan, only=stale)
     refreshed = {r.layer.name: r for r in plan.refreshed}
-    kept = {name: kept_select(plan, r, stale) for name, r in refreshed.items()}
+    kept = {name: kept_select(plan, r, stale, statement_id) for name, r in refreshed.items()}
     lowered: list[StageSql] = []
     previous: str | None = None
     for stage in plan.stages:
@@ -310,7 +331,8 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
             origin: exp.Expr = _table(quoted(previous))
             argument: exp.Expr = _field(quoted_column(OUT), "tensors")
         elif stage.reads == StageInput.STORED:
-            origin, argument = stored_select(plan).subquery("images"), quoted_column(TENSORS)
+            origin = stored_select(plan, statement_id).subquery("images")
+            argument = quoted_column(TENSORS)
         else:
             origin, argument = source.subquery("images", copy=True), quoted_column(IMAGE)
         udf = exp.Anonymous(this=stage.udf_name, expressions=[argument])
@@ -340,7 +362,7 @@ def lower(plan: PhysicalPlan, statement_id: int) -> list[StageSql]:
                 appended=tuple(
                     to_sql(select) if select is not None else None
                     for select in (
-                        appended_select(plan, table, j, refreshed[layer.name])
+                        appended_select(plan, table, j, refreshed[layer.name], statement_id)
                         if layer.name in refreshed
                         else None
                         for j, layer in enumerate(stage.layers)

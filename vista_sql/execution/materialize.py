@@ -21,7 +21,7 @@ from pathlib import Path
 from pyspark.sql import functions as F
 
 from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import lowering
+from vista_sql.execution import lowering, parquet_reads
 from vista_sql.plan import manifest
 from vista_sql.spark import remote
 
@@ -69,9 +69,12 @@ def record(root: str, layer: str, entry: manifest.Entry) -> None:
     manifest.update(root, lambda layers: layers.__setitem__(layer, entry))
 
 
-def _publish(frame, target: Path, beside: Path | None = None) -> None:
+def _publish(frame, target: Path, beside: Path | None = None) -> int:
     """Write `frame` as Parquet to a hidden temporary sibling, then rename it into place; with
-    `beside`, that dataset's files are part of it too (linked, or copied across devices)."""
+    `beside`, that dataset's files are part of it too (linked, or copied across devices). The
+    rows it holds, from the files' footers: counting them in Spark took another job per layer
+    (a refresh's anti-join again), and one cancelled between publishing and recording would
+    have left a version nothing names."""
     # A driver killed mid-write leaves its temporary sibling behind: never visible, now redundant.
     for stale in target.parent.glob(f".{glob.escape(target.name)}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -90,9 +93,11 @@ def _publish(frame, target: Path, beside: Path | None = None) -> None:
             raise
         if beside is not None:
             _link_data_files(beside, staging)
+        rows = parquet_reads.rows_in(staging)
         if target.exists():
             shutil.rmtree(target)
         os.replace(staging, target)
+        return rows
     finally:
         if staging.exists():
             # A cancelled write fails before its tasks have stopped; one still running would
@@ -104,9 +109,7 @@ def _publish(frame, target: Path, beside: Path | None = None) -> None:
 
 def _link_data_files(source: Path, into: Path) -> None:
     # Names a writer gives are unique per write job; "kept-" keeps them apart from `into`'s own.
-    for data in source.iterdir():
-        if data.name.startswith(("_", ".")) or not data.is_file():
-            continue  # Spark's markers and checksums, not rows
+    for data in parquet_reads.data_files(source):
         name = data.name if data.name.startswith("kept-") else f"kept-{data.name}"
         try:
             os.link(data, into / name)
@@ -151,15 +154,10 @@ def write_version(frame, q, layer: str, versions, appended=None) -> tuple[str, i
     rows with their image versions (`versions`: KEY, VERSION); current once `record`ed. All of
     `frame`'s rows, or with `appended` = (the rows its record lacks, the record) just those,
     beside the record's files: nothing it holds is read or written again."""
-    # Counted before the version is published: a statement cancelled in a count's job between
-    # publishing and recording would leave a version nothing names.
     if appended is None:
-        rows = frame.count()
-        return _write(frame, q.materialize, layer, q.key, versions, None), rows
+        return _write(frame, q.materialize, layer, q.key, versions, None)
     lacking, record = appended
-    rows = record.rows + lacking.count()
-    directory = _write(lacking, q.materialize, layer, q.key, versions, Path(record.path))
-    return directory, rows
+    return _write(lacking, q.materialize, layer, q.key, versions, Path(record.path))
 
 
 @contextlib.contextmanager
@@ -174,7 +172,7 @@ def removed_unless_recorded(root: str, directory: str):
         raise
 
 
-def _write(frame, root: str, layer: str, key: str, versions, beside: Path | None) -> str:
+def _write(frame, root: str, layer: str, key: str, versions, beside) -> tuple[str, int]:
     directory = manifest.fresh_directory(root, layer)
     target = Path(root) / directory
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -182,8 +180,7 @@ def _write(frame, root: str, layer: str, key: str, versions, beside: Path | None
     features = features.select(
         F.col(lowering.KEY).alias(key), F.col("features"), F.col(manifest.VERSION)
     )
-    _publish(features, target, beside)
-    return directory
+    return directory, _publish(features, target, beside)
 
 
 def sweep_versions(root: str, layers) -> None:
@@ -227,7 +224,7 @@ def entry(q, layer, images_identity: str | None, rows: int, directory: str = "")
 def load_layer(spark, plan, record, joined=None):
     """Training rows of a recorded layer: this statement's join, split and filters (`joined`,
     when the run already holds them), with the features read back instead of computed."""
-    stored = spark.read.parquet(record.path).select(
+    stored = parquet_reads.read(spark, record.path).select(
         F.col(lowering.quoted(record.key)).alias(lowering.KEY), F.col("features")
     )
     if joined is None:

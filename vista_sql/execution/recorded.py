@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 from pyspark.sql import functions as F
 
+from vista_sql.execution import parquet_reads
 from vista_sql.plan.columns import KEY, quoted
 from vista_sql.plan.nodes import TransferQuery
 from vista_sql.spark import remote
@@ -62,5 +63,5 @@ def images_identity(spark, query: TransferQuery, rows: int) -> str | None:
 
 def missing_rows(spark, path: str, key: str, needed) -> int:
     """Keys of `needed` (a frame of KEY) the recorded dataset at `path` has no row for."""
-    stored = spark.read.parquet(path).select(F.col(quoted(key)).alias(KEY))
+    stored = parquet_reads.read(spark, path).select(F.col(quoted(key)).alias(KEY))
     return needed.join(stored, KEY, "left_anti").count()

@@ -31,6 +31,7 @@ from vista_sql.execution import (
     image_versions,
     lowering,
     materialize,
+    parquet_reads,
     recorded,
     results,
     udfs,
@@ -86,6 +87,7 @@ def run(
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
     steps = _Steps(spark, plan, on_model, counts, train)
     try:
+        steps.datasets(statement_id)
         steps.versions(statement_id)
         rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline is True and train)
         rows = steps.loaded_layers()
@@ -143,6 +145,7 @@ class _Steps:
         self.mark = failures.Mark.now()  # evidence for errors, from the latest step's start
         self.pool = ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="vista-train")
         self.joined = None  # joined_rows(), once asked for
+        self.dataset_views: dict[str, str] = {}
 
     def baseline(self, train: bool) -> Future | None:
         """The split drawn from the joined rows and, when `train`, the baseline's fit started."""
@@ -182,6 +185,12 @@ class _Steps:
             rows = self.spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions)
             self.joined = rows.cache()
         return self.joined
+
+    def datasets(self, statement_id: int) -> None:
+        """The views the stages' SQL reads recorded datasets through (lowering.datasets)."""
+        self.dataset_views = lowering.datasets(self.plan, statement_id)
+        for view, path in self.dataset_views.items():
+            parquet_reads.read(self.spark, path).createOrReplaceTempView(view)
 
     def versions(self, statement_id: int) -> None:
         """Note every image's version once, before any inference: what MATERIALIZE records
@@ -280,11 +289,15 @@ class _Steps:
         ):
             added = (spark.sql(added), records[layer.name]) if added else None
             inferring = inference_seconds * share
+            # Extracting only, appended rows are all a layer needs: its whole rows (the record's
+            # union the inferred) would be analysed for nothing, reading the record's schema.
+            extracting = not self.training and bool(self.plan.query.materialize)
+            rows = None if added and extracting else spark.sql(features)
             fit = self._train_later(
                 layer.name,
                 self._train_layer,
                 inferring,
-                spark.sql(features),
+                rows,
                 layer,
                 None,
                 then,
@@ -321,6 +334,8 @@ class _Steps:
                 frame.unpersist()
         if self.joined is not None:
             self.joined.unpersist()
+        for view in self.dataset_views:
+            self.spark.catalog.dropTempView(view)
 
     def drop_superseded_handovers(self) -> None:
         # Only once the stages' views are dropped: until then they name the files they read.
@@ -343,9 +358,10 @@ class _Steps:
         written beside the record's files."""
         q = self.plan.query
         # Training persists its own assembled rows; the raw ones are cached only when they are
-        # also written and counted.
+        # also written (counted from the written files).
         writes = bool(q.materialize) and written_to != q.materialize
-        if writes and appended is None:
+        cached = writes and appended is None and self.training
+        if cached:
             frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             if writes:
@@ -370,7 +386,7 @@ class _Steps:
                 **self.common,
             )
         finally:
-            if writes and appended is None:
+            if cached:
                 frame.unpersist()
 
     def _collect(self, fits: list[tuple]) -> list[tuple]:

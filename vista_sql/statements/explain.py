@@ -136,6 +136,8 @@ def render(plan: PhysicalPlan, statement_id: int, with_cost: bool = False) -> st
     if with_cost and plan.workload is not None and plan.query.layers:
         lines += _cost_inputs(plan)
     lines.append("== Spark SQL ==")
+    for view, path in lowering.datasets(plan, statement_id).items():
+        lines.append(f"-- {view}: the Parquet dataset at {path}")
     for stage in lowering.lower(plan, statement_id):
         names = ", ".join(layer.name for layer in stage.stage.layers)
         lines.append(f"-- stage {stage.stage.index}: {names}")

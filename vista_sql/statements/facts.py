@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegralType, StringType
 
-from vista_sql.execution import checks, image_versions, lowering
+from vista_sql.execution import checks, image_versions, lowering, parquet_reads
 from vista_sql.execution import recorded as records_on_disk
 from vista_sql.optimizer import recorded
 from vista_sql.optimizer import resources as machines
@@ -205,7 +205,7 @@ def _compared(
     now = now.select(KEY, F.col(VERSION).alias("now"))
     stored = None
     for i, record in enumerate(records):
-        rows = spark.read.parquet(record.path).select(
+        rows = parquet_reads.read(spark, record.path).select(
             F.lit(i).alias("record"),
             F.col(quoted(record.key)).alias(KEY),
             F.col(VERSION).alias("was"),
