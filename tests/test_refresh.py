@@ -14,6 +14,7 @@ from growing import FIRST, LAYERS, growing_statement, growing_views, inferred
 from tolerances import METRIC, assert_features_close
 
 from vista_sql.errors import VistaExecutionError
+from vista_sql.execution import runner
 from vista_sql.execution.recorded import REUSE_PATHS
 from vista_sql.plan.manifest import LOCK, VERSION, Manifest
 
@@ -52,7 +53,7 @@ def _assert_same_as_scratch(vista, spark, onnx_block, target, scratch, refreshed
 
 
 def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
-    vista, spark, demo_views, growing_folder, onnx_block, tmp_path
+    vista, spark, demo_views, growing_folder, onnx_block, tmp_path, monkeypatch
 ):
     target = tmp_path / "features"
     statement = growing_statement(onnx_block, target, "refresh = true")
@@ -88,6 +89,9 @@ def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
     assert "35 rows recorded, 0 new, 3 changed, 4 removed → infer 3 (refresh)" in explain, _reuse(
         explain
     )
+    # The first refresh filtered the keys the driver found stale; this one has Spark find
+    # them (as above runner.STALE_LITERALS keys): both must end as a from-scratch run.
+    monkeypatch.setattr(runner, "STALE_LITERALS", 0)
     refreshed = vista.sql(statement).collect()
     assert inferred(vista) == [3] * len(LAYERS)
     assert all(len(rows) == FIRST + 5 - 4 for rows in _features(spark, target).values())
@@ -182,7 +186,14 @@ def test_records_are_compared_alike_on_the_driver_and_by_spark(spark):
         [(0, 1, "a"), (0, 2, "x"), (0, 4, None), (0, 9, "z"), (1, 3, None), (1, 5, "e")],
         f"record int, {KEY} int, was string",
     )
-    here = facts._counted_here(dict(now.collect()), stored)
-    assert here == ({0: (4, 2, 1), 1: (2, 0, 1)}, 5)
+    here, needed_here = facts._counted_here(dict(now.collect()), stored)
+    counts_here = {record: counted[:3] for record, counted in here.items()}
+    assert (counts_here, needed_here) == ({0: (4, 2, 1), 1: (2, 0, 1)}, 5)
+    # The driver also names the needed keys each record lacks as they are now: what a refresh
+    # infers without Spark comparing them again (record 0 lacks 3 and 5, holds 2 changed).
+    assert {record: counted[3] for record, counted in here.items()} == {0: {2, 3, 5}, 1: {1, 2, 3}}
     by_spark, needed = facts._counted_by_spark(now, stored)
-    assert ({r: tuple(int(v) for v in c) for r, c in by_spark.items()}, needed) == here
+    assert ({r: tuple(int(v) for v in c) for r, c in by_spark.items()}, needed) == (
+        counts_here,
+        needed_here,
+    )

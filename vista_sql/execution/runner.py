@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from vista_sql.catalog import models as cnn_models
 from vista_sql.execution import (
@@ -47,6 +48,8 @@ log = logging.getLogger("vista_sql")
 # Fits at once: enough to overlap their job latencies on 2 cores without each one's cached,
 # assembled rows crowding storage memory.
 TRAINING_THREADS = 3
+# Up to this many stale keys known on the driver are a literal IN list (one py4j call each).
+STALE_LITERALS = 1_000
 
 
 # An extraction (REFRESH FEATURES) writes each layer's rows and trains nothing.
@@ -62,6 +65,8 @@ class RunResult:
     loaded: dict[str, str]  # layer → where its recorded features were loaded from
     baseline: training.TrainingResult | None = None  # what every layer is compared with
     held_out: dict = field(default_factory=dict)  # layer → its held-out predictions
+    # `frame`'s rows as Python values: read back from `frame`, each took a job of Python tasks.
+    rows: tuple = ()
 
     def metrics(self) -> dict:
         return {"inferred": dict(self.inferred), "loaded": dict(self.loaded)}
@@ -107,9 +112,11 @@ def run(
         materialize.sweep_abandoned(spark)
     steps.drop_superseded_handovers()
     order = {name: i for i, name in enumerate([BASELINE, *(x.name for x in plan.layers)])}
-    frame = spark.createDataFrame(sorted(rows, key=lambda row: order[row[0]]), steps.schema)
+    rows = sorted(rows, key=lambda row: order[row[0]])
+    frame = spark.createDataFrame(rows, steps.schema)
     loaded = {r.layer.name: r.path for r in plan.loaded}
-    return RunResult(frame, inferred, loaded, compared if train else None, held_out)
+    baseline_result = compared if train else None
+    return RunResult(frame, inferred, loaded, baseline_result, held_out, tuple(rows))
 
 
 @dataclass(frozen=True)
@@ -206,8 +213,16 @@ class _Steps:
         self.image_versions = frame
         if self.plan.refresh is not None:
             # Every stage and every refreshed layer's rows read it: computed once.
-            stale = lowering.to_sql(lowering.stale_keys(self.plan, statement_id))
-            self.stale = self.spark.sql(stale).cache()
+            known = [r.stale_keys for r in self.plan.refreshed]
+            union = None if None in known else frozenset().union(*known)
+            if union is not None and len(union) <= STALE_LITERALS:
+                # Compared on the driver already: a filter, not Spark's EXCEPT of the records.
+                stale = F.col(lowering.KEY).isin(sorted(union))
+                self.stale = frame.where(stale).select(lowering.KEY)
+            else:
+                stale = lowering.to_sql(lowering.stale_keys(self.plan, statement_id))
+                self.stale = self.spark.sql(stale)
+            self.stale = self.stale.cache()
             self.stale.createOrReplaceTempView(lowering.stale_view(statement_id))
             self.stale_view = lowering.stale_view(statement_id)
 

@@ -170,6 +170,9 @@ class RecordedLayer:
     changed: int = 0
     removed: int = 0
     refreshed: bool = False  # kept for its unchanged rows, the rest inferred (PhysicalPlan.refresh)
+    # The needed images it lacks as they are now (new + changed), where the comparison ran on
+    # the driver: a refresh infers them without comparing again in Spark.
+    stale_keys: frozenset | None = field(default=None, compare=False, repr=False)
 
     @property
     def handover_path(self) -> str:

@@ -95,18 +95,14 @@ def relist(spark, relation: str) -> None:
 
 
 def count(spark, query: TransferQuery, baseline_sql: str) -> Statistics:
-    """Row counts of both sides and of the join (PREDICT WITH's, which has no label to check);
-    `length()` of a binary column reads no pixels."""
+    """Row counts of both sides and of the join (PREDICT WITH's, which has no label to check)."""
     images = spark.table(query.images.name)
-    counts = images.select(
-        F.count(F.lit(1)).alias("n"), F.avg(F.length(F.col(quoted(query.image)))).alias("avg")
-    ).first()
     joined = spark.sql(baseline_sql).count()
     return Statistics(
-        images=int(counts["n"] or 0),
+        images=images.count(),
         joined=int(joined),
         structured_bytes=_size_in_bytes(spark.table(query.structured.name)),
-        image_bytes=int(counts["avg"] or 0),
+        image_bytes=checks.average_image_bytes(images, query.image),
     )
 
 
@@ -221,7 +217,7 @@ def _compared(
         counted, needed_rows = _counted_by_spark(now, stored)
     compared = []
     for i, record in enumerate(records):
-        rows, removed, changed = counted.get(i, (0, 0, 0))
+        rows, removed, changed, *stale = counted.get(i, (0, 0, 0))
         compared.append(
             dataclasses.replace(
                 record,
@@ -229,24 +225,31 @@ def _compared(
                 changed=int(changed),
                 removed=int(removed),
                 rows=int(rows),
+                stale_keys=stale[0] if stale else None,
             )
         )
     return compared
 
 
 def _counted_here(current: dict, stored) -> tuple[dict, int]:
-    """Per record: (rows, removed, changed), and the needed images, from one scan of the records'
-    keys and versions compared here with `current` (key → version of the images needed): the
-    aggregate below costs eight jobs under adaptive execution (a shuffle is one)."""
+    """Per record: (rows, removed, changed, the needed keys it lacks as they are now), and the
+    needed images, from one scan of the records' keys and versions compared here with
+    `current` (key → version of the images needed): the aggregate below costs eight jobs under
+    adaptive execution (a shuffle is one)."""
     counted: dict[int, list[int]] = {}
+    held: dict[int, dict] = {}
     for record, key, was in stored.collect():
         tally = counted.setdefault(record, [0, 0, 0])
+        held.setdefault(record, {})[key] = was
         tally[0] += 1
         now = current.get(key)
         if now is None:  # as after the left join: no version now is no image now
             tally[1] += 1
         elif now != was:
             tally[2] += 1
+    for record, versions in held.items():
+        stale = frozenset(k for k, now in current.items() if versions.get(k) != now)
+        counted[record].append(stale)
     return {record: tuple(tally) for record, tally in counted.items()}, len(current)
 
 

@@ -63,7 +63,7 @@ def _refreshed_rows(plan, run) -> list[tuple]:
     records = {r.layer.name: r for r in plan.recorded if r.problem is None}
     stage_of = {layer.name: stage.index for stage in plan.stages for layer in stage.layers}
     rows = []
-    for layer, written, seconds in run.frame.collect():
+    for layer, written, seconds in run.rows:
         record = records.get(layer)
         changes = (
             (record.new, record.changed, record.removed)

@@ -109,7 +109,7 @@ def run(
         return TransferResult(runs[labels[0]].frame, runs)
     rows = []
     for i, label in enumerate(labels):
-        for row in runs[label].frame.collect():
+        for row in runs[label].rows:
             baseline = i == 0 and row[0] == runner.BASELINE
             rows.append((None if baseline else label, *row))
     schema = runner.result_schema(plans[0].query) if train else runner.EXTRACTION_SCHEMA
