@@ -197,3 +197,28 @@ def test_records_are_compared_alike_on_the_driver_and_by_spark(spark):
         counts_here,
         needed_here,
     )
+
+
+def test_image_versions_stated_on_the_driver_are_those_spark_reads(vista, spark, growing_folder):
+    """Local image files are stat'ed on the driver (image_versions._stated_here) where a Spark
+    scan of their metadata once gave the versions: records written either way must compare
+    equal, or every image would read as changed. Two files under one key join their versions."""
+    from types import SimpleNamespace
+
+    from pyspark.sql import functions as F
+
+    from vista_sql.execution import image_versions
+    from vista_sql.plan.columns import KEY
+
+    files = sorted(growing_folder.glob("*.png"))
+    shutil.copy(files[0], growing_folder / f"x{files[0].name}")  # the same id a second time
+    vista.sql(growing_views(growing_folder))  # listed again
+    query = SimpleNamespace(images=SimpleNamespace(name="growing"), key="id", image="content")
+    here = dict(image_versions._stated_here(spark, query).collect())
+    by_spark = (
+        image_versions._per_row(spark, query)
+        .groupBy(KEY)
+        .agg(F.array_join(F.sort_array(F.collect_list(VERSION)), " ").alias(VERSION))
+    )
+    assert here == dict(by_spark.collect())
+    assert len(here) == len(files) and len(here[int(files[0].stem)].split(" ")) == 2

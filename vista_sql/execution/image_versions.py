@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import re
+from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from vista_sql.plan.columns import KEY, quoted
 from vista_sql.plan.manifest import VERSION
@@ -22,6 +25,8 @@ from vista_sql.plan.nodes import TransferQuery
 from vista_sql.spark import remote
 
 _FILE = "__vista_file"
+# Up to this many image files are stat'ed here rather than by a metadata scan in Spark.
+LOCAL_FILES = 100_000
 # Operators that keep each row next to the file it was read from, so that input_file_name()
 # above them still names that file (a shuffle or an aggregate in between would blank it).
 _ROW_PRESERVING = {"Project", "Filter", "SubqueryAlias", "View"}
@@ -52,9 +57,11 @@ def frame(spark, query: TransferQuery) -> DataFrame:
     name = (query.images.name, query.key, query.image)
     if known is not None and name in known:
         return known[name]
-    versions = _per_row(spark, query)
-    joined = F.array_join(F.sort_array(F.collect_list(VERSION)), " ")
-    versions = versions.groupBy(KEY).agg(joined.alias(VERSION))
+    versions = _stated_here(spark, query)
+    if versions is None:
+        versions = _per_row(spark, query)
+        joined = F.array_join(F.sort_array(F.collect_list(VERSION)), " ")
+        versions = versions.groupBy(KEY).agg(joined.alias(VERSION))
     if known is not None:
         known[name] = versions = versions.cache()
     return versions
@@ -82,6 +89,36 @@ def _per_row(spark, query: TransferQuery) -> DataFrame:
         .select(_FILE, stat.alias(VERSION))
     )
     return keys.join(metadata, _FILE).select(KEY, VERSION)
+
+
+def _stated_here(spark, query: TransferQuery) -> DataFrame | None:
+    """The versions `_per_row` and the grouping give, from one scan of (key, file) and the files'
+    metadata read here: up to LOCAL_FILES local files, where the metadata scan, its join and
+    the grouping took four jobs (0.5 s of a statement on 1,000 images). None otherwise."""
+    images = spark.table(query.images.name)
+    files = _binary_files(images)
+    if not files or len(files) > LOCAL_FILES:
+        return None
+    if any(urlparse(f).scheme not in ("file", "") for f in files):
+        return None  # not this machine's files
+    keys = images.select(F.col(quoted(query.key)).alias(KEY), F.input_file_name().alias(_FILE))
+    held: dict = {}
+    stats: dict[str, str] = {}
+    for key, file in keys.collect():
+        if file not in stats:
+            try:
+                stat = os.stat(unquote(urlparse(file).path))
+            except OSError:
+                return None  # gone since the scan: Spark's path reports it its own way
+            # As Spark's binaryFile source reads them: bytes, and milliseconds since the epoch.
+            stats[file] = f"{file}|{stat.st_size}|{stat.st_mtime_ns // 1_000_000}"
+        held.setdefault(key, []).append(stats[file])
+    # sort_array orders strings by their UTF-8 bytes, which is Python's code point order.
+    rows = [(key, " ".join(sorted(versions))) for key, versions in held.items()]
+    schema = StructType(
+        [StructField(KEY, keys.schema[KEY].dataType), StructField(VERSION, StringType())]
+    )
+    return spark.createDataFrame(rows, schema)
 
 
 def _binary_files(images: DataFrame) -> list[str]:
