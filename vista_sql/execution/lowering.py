@@ -284,6 +284,12 @@ def kept_select(
         exp.alias_(_dataset(statement_id, record.path), "r", table=True, quoted=True),
         on=exp.EQ(this=quoted_column(KEY, "j"), expression=quoted_column(record.key, "r")),
     )
+    if plan.join == Join.BROADCAST:
+        # The joined rows are the small side, as in materialize.load_layer: the features stay.
+        broadcast = exp.Anonymous(
+            this="BROADCAST", expressions=[exp.to_identifier("j", quoted=True)]
+        )
+        select.set("hint", exp.Hint(expressions=[broadcast]))
     return select.join(
         stale.subquery("s", copy=True),
         on=exp.EQ(this=quoted_column(KEY, "j"), expression=quoted_column(KEY, "s")),
