@@ -2,9 +2,10 @@
 statement compares with it to infer only the images that are new or changed.
 
 Images read through a `binaryFile` view (directly, or through views that only project and
-filter it) are versioned by their file's path, length and modification time, read by a second,
-metadata-only scan of the same files: no image byte is read. Any other source is versioned by a
-SHA-256 of the bytes, computed in Spark. Either way nothing but keys and versions leaves Spark.
+filter it) are versioned by their file's path, length and modification time: local files are
+stat'ed here from one scan of (key, file name), others read by a second, metadata-only scan of
+the same files. No image byte is read. Any other source is versioned by a SHA-256 of the bytes,
+computed in Spark. Either way nothing but keys, file names and versions leaves Spark.
 """
 
 from __future__ import annotations
