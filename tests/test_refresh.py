@@ -14,7 +14,7 @@ from growing import FIRST, LAYERS, growing_statement, growing_views, inferred
 from tolerances import METRIC, assert_features_close
 
 from vista_sql.errors import VistaExecutionError
-from vista_sql.execution import runner
+from vista_sql.execution import run_views
 from vista_sql.execution.recorded import REUSE_PATHS
 from vista_sql.plan.manifest import LOCK, VERSION, Manifest
 
@@ -90,8 +90,8 @@ def test_only_new_changed_images_are_inferred_and_the_result_is_a_fresh_runs(
         explain
     )
     # The first refresh filtered the keys the driver found stale; this one has Spark find
-    # them (as above runner.STALE_LITERALS keys): both must end as a from-scratch run.
-    monkeypatch.setattr(runner, "STALE_LITERALS", 0)
+    # them (as above run_views.STALE_LITERALS keys): both must end as a from-scratch run.
+    monkeypatch.setattr(run_views, "STALE_LITERALS", 0)
     refreshed = vista.sql(statement).collect()
     assert inferred(vista) == [3] * len(LAYERS)
     assert all(len(rows) == FIRST + 5 - 4 for rows in _features(spark, target).values())

@@ -23,18 +23,16 @@ from pathlib import Path
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from vista_sql.catalog import models as cnn_models
 from vista_sql.execution import (
     checks,
     events,
-    image_versions,
     lowering,
     materialize,
-    parquet_reads,
     recorded,
     results,
+    run_views,
+    stage_tables,
     udfs,
 )
 from vista_sql.execution.results import BASELINE, result_schema
@@ -48,8 +46,6 @@ log = logging.getLogger("vista_sql")
 # Fits at once: enough to overlap their job latencies on 2 cores without each one's cached,
 # assembled rows crowding storage memory.
 TRAINING_THREADS = 3
-# Up to this many stale keys known on the driver are a literal IN list (one py4j call each).
-STALE_LITERALS = 1_000
 
 
 # An extraction (REFRESH FEATURES) writes each layer's rows and trains nothing.
@@ -90,10 +86,9 @@ def run(
     """
     stages = lowering.lower(plan, statement_id)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(plan.config.batch_size))
-    steps = _Steps(spark, plan, on_model, counts, train)
+    steps = _Steps(spark, plan, on_model, counts, train, statement_id)
     try:
-        steps.datasets(statement_id)
-        steps.versions(statement_id)
+        steps.views.make()
         rows_in, baseline_fit = counts.rows, steps.baseline(train=baseline is True and train)
         rows = steps.loaded_layers()
         stage_rows, counters = steps.stages(stages, statement_id, rows_in)
@@ -131,7 +126,9 @@ class _Steps:
     """The steps of one plan's run and what they share: the training pool, the split, the
     manifest lock and the hand-over tensors kept so far."""
 
-    def __init__(self, spark, plan: PhysicalPlan, on_model, counts: checks.Counts, train: bool):
+    def __init__(
+        self, spark, plan: PhysicalPlan, on_model, counts: checks.Counts, train: bool, statement_id
+    ):
         q = plan.query
         self.spark, self.plan, self.on_model, self.training = spark, plan, on_model, train
         self.schema = result_schema(q) if train else EXTRACTION_SCHEMA
@@ -145,14 +142,11 @@ class _Steps:
         self.classes, self.split = counts.classes, counts.split
         self.identity = None  # of the images, for the manifest of what MATERIALIZE writes
         self.handed_over: list[str] = []  # layers whose hand-over tensors the target keeps
-        self.image_versions = None  # (KEY, VERSION) of every image, as the run found them
-        self.versions_view: str | None = None
-        self.stale, self.stale_view = None, None  # the keys a refresh infers
+        self.views = run_views.RunViews(spark, plan, statement_id)
         self.publishing = threading.Lock()  # layers of one stage write the same manifest
         self.mark = failures.Mark.now()  # evidence for errors, from the latest step's start
         self.pool = ThreadPoolExecutor(TRAINING_THREADS, thread_name_prefix="vista-train")
         self.joined = None  # joined_rows(), once asked for
-        self.dataset_views: dict[str, str] = {}
 
     def baseline(self, train: bool) -> Future | None:
         """The split drawn from the joined rows and, when `train`, the baseline's fit started."""
@@ -192,39 +186,6 @@ class _Steps:
             rows = self.spark.sql(lowering.baseline_sql(plan)).coalesce(plan.config.partitions)
             self.joined = rows.cache()
         return self.joined
-
-    def datasets(self, statement_id: int) -> None:
-        """The views the stages' SQL reads recorded datasets through (lowering.datasets)."""
-        self.dataset_views = lowering.datasets(self.plan, statement_id)
-        for view, path in self.dataset_views.items():
-            parquet_reads.read(self.spark, path).createOrReplaceTempView(view)
-
-    def versions(self, statement_id: int) -> None:
-        """Note every image's version once, before any inference: what MATERIALIZE records
-        beside the features and what a refresh compares the records with. Taken first, so an
-        image changed during the run reads as changed next time."""
-        q = self.plan.query
-        if not q.materialize and self.plan.refresh is None:
-            return
-        frame = image_versions.frame(self.spark, q).cache()
-        frame.count()
-        self.versions_view = lowering.versions_view(statement_id)
-        frame.createOrReplaceTempView(self.versions_view)
-        self.image_versions = frame
-        if self.plan.refresh is not None:
-            # Every stage and every refreshed layer's rows read it: computed once.
-            known = [r.stale_keys for r in self.plan.refreshed]
-            union = None if None in known else frozenset().union(*known)
-            if union is not None and len(union) <= STALE_LITERALS:
-                # Compared on the driver already: a filter, not Spark's EXCEPT of the records.
-                stale = F.col(lowering.KEY).isin(sorted(union))
-                self.stale = frame.where(stale).select(lowering.KEY)
-            else:
-                stale = lowering.to_sql(lowering.stale_keys(self.plan, statement_id))
-                self.stale = self.spark.sql(stale)
-            self.stale = self.stale.cache()
-            self.stale.createOrReplaceTempView(lowering.stale_view(statement_id))
-            self.stale_view = lowering.stale_view(statement_id)
 
     def loaded_layers(self) -> list[tuple]:
         """Train on the layers whose features were recorded by an earlier MATERIALIZE."""
@@ -276,8 +237,8 @@ class _Steps:
         spark, q = self.spark, self.plan.query
         started, self.mark = time.perf_counter(), failures.Mark.now()
         counter = udfs.register(spark, stage.stage.udf_name, stage.task)
-        with failures.during(_stage_name(stage, count), self.mark):
-            _materialize_stage(spark, stage, statement_id, count, rows_in)
+        with failures.during(stage_tables.name(stage, count), self.mark):
+            stage_tables.cache(spark, stage, statement_id, count, rows_in)
         counter.settle(spark, stage.table)
         if stage.stage.index == 0:
             on_error = dict(q.options).get("on_error", "skip")
@@ -294,7 +255,9 @@ class _Steps:
         # A session record keeps features only: a block's tensors are tens of times larger.
         keep = q.materialize and stage.stage.cut == Cut.STAGED and not last and not plan.refresh
         keep = keep and not q.session_record
-        then = partial(_keep_handover, spark, q, stage, self.handed_over) if keep else None
+        then = (
+            partial(stage_tables.keep_handover, spark, q, stage, self.handed_over) if keep else None
+        )
         fits = []
         records = {r.layer.name: r for r in plan.refreshed}
         # Each row counts its share of the stage's inference (results.inference_shares).
@@ -327,7 +290,7 @@ class _Steps:
         stage = training.stage
         rows = self._collect(list(training.fits))
         if stage.stage.reads == StageInput.IMAGES and self.plan.strategy != Strategy.STAGED:
-            _release(self.spark, stage.table)
+            stage_tables.release(self.spark, stage.table)
         return rows
 
     def baseline_row(self, fit: Future) -> tuple:
@@ -339,18 +302,10 @@ class _Steps:
         self.pool.shutdown(wait=True, cancel_futures=True)
         # Deepest first: each stage's view is defined over the one before it.
         for stage in reversed(stages):
-            _release(self.spark, stage.table)
-        for frame, view in (
-            (self.stale, self.stale_view),
-            (self.image_versions, self.versions_view),
-        ):
-            if frame is not None:
-                self.spark.catalog.dropTempView(view)
-                frame.unpersist()
+            stage_tables.release(self.spark, stage.table)
+        self.views.drop()
         if self.joined is not None:
             self.joined.unpersist()
-        for view in self.dataset_views:
-            self.spark.catalog.dropTempView(view)
 
     def drop_superseded_handovers(self) -> None:
         # Only once the stages' views are dropped: until then they name the files they read.
@@ -382,7 +337,7 @@ class _Steps:
             if writes:
                 # Each layer's version has a directory of its own: only recording it is shared.
                 directory, rows = materialize.write_version(
-                    frame, q, layer.name, self.image_versions, appended
+                    frame, q, layer.name, self.views.image_versions, appended
                 )
                 with materialize.removed_unless_recorded(q.materialize, directory):
                     entry = materialize.entry(q, layer, self.identity, rows, directory)
@@ -425,37 +380,6 @@ def _announce(name: str, future: Future) -> None:
     result, seconds = future.result()
     if isinstance(result, training.TrainingResult):
         events.emit(events.ScoredEvent(name, dict(result.scores), seconds))
-
-
-def _materialize_stage(spark, stage, statement_id: int, count: int, rows_in: int) -> None:
-    """CACHE TABLE the stage under its own job group (a job tag under Spark Connect), announcing
-    it to progress listeners."""
-    names = ", ".join(layer.name for layer in stage.stage.layers)
-    group = f"vista-{statement_id}-stage{stage.stage.index}"
-    event = dict(index=stage.stage.index, stages=count, layer=names, rows=rows_in, job_group=group)
-    events.emit(events.StageEvent("started", **event))
-    with remote.job_group(spark, group, f"vista_sql: {names}"):
-        spark.sql(stage.cache)
-    events.emit(events.StageEvent("finished", **event))
-
-
-def _stage_name(stage, count: int) -> str:
-    names = ", ".join(layer.name for layer in stage.stage.layers)
-    return f"CNN stage {stage.stage.index + 1} of {count} ({names})"
-
-
-def _keep_handover(spark, q, stage, kept: list[str]) -> None:
-    """Store the stage's hand-over tensors beside its layer; add that layer's name to `kept`."""
-    cut = stage.task.plan_cut(cnn_models.graph_for(q.cnn))
-    names = [cut.outputs[i] for i in cut.frontier]
-    layer = stage.stage.layers[0].name
-    materialize.write_handover(spark, q.materialize, layer, stage.table, names)
-    kept.append(layer)
-
-
-def _release(spark, table: str) -> None:
-    for statement in lowering.release_sql(table):
-        spark.sql(statement)
 
 
 def _done(value) -> Future:
